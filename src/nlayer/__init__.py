@@ -1,0 +1,37 @@
+"""nlayer: fully-connected N-layer networks trained by analytic backpropagation.
+
+>>> import nlayer
+>>> net = nlayer.Network([2, 10, 8, 5, 1], ["relu", "tanh", "relu", "linear"], seed=0)
+>>> net.summary(batch_size=100)  # doctest: +SKIP
+"""
+
+from . import activations, initializers, losses, optimizers
+from .activations import Activation, check_activation, register_activation
+from .gradcheck import gradcheck, gradcheck_layers, numeric_gradient
+from .losses import Loss, check_loss
+from .network import Network
+from .optimizers import Optimizer
+from .training import History, StopTraining, fit
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Activation",
+    "History",
+    "Loss",
+    "Network",
+    "Optimizer",
+    "StopTraining",
+    "activations",
+    "check_activation",
+    "check_loss",
+    "fit",
+    "gradcheck",
+    "gradcheck_layers",
+    "initializers",
+    "losses",
+    "numeric_gradient",
+    "optimizers",
+    "register_activation",
+    "__version__",
+]

@@ -1,0 +1,371 @@
+"""Activation functions σ and their derivatives σ′, one small class each.
+
+Names follow the seeds: ``Z`` is a layer's pre-activation, ``H = σ(Z)`` its
+output. ``derivative(z, h)`` returns σ′(z) element-wise and may use ``h`` where
+that is cheaper (sigmoid: h(1 − h), tanh: 1 − h²), as the seeds note.
+``backward(dH, Z, H)`` is the seeds' step 2, ``dZ = dH ⊙ σ′(Z)``; only softmax,
+whose Jacobian is not diagonal, overrides it.
+
+A custom activation is any object with ``forward(z)`` and ``derivative(z, h)``;
+:func:`check_activation` compares its derivative with finite differences of its
+forward, and the network runs that check when it is built.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, fields, is_dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+Array = Any  # an array of the backend's namespace (a NumPy ndarray today)
+
+
+class Activation:
+    """Base class: subclasses give ``forward`` and ``derivative`` (shapes kept)."""
+
+    name: ClassVar[str] = "activation"
+    #: the initialiser the seeds' rule picks for a layer with this activation
+    init: ClassVar[str] = "xavier_normal"
+    #: False where σ mixes the units of a sample (softmax): output layer only
+    elementwise: ClassVar[bool] = True
+
+    def forward(self, z: Array) -> Array:
+        """H = σ(Z), same shape as ``z``."""
+        raise NotImplementedError
+
+    def derivative(self, z: Array, h: Array | None = None) -> Array:
+        """σ′(Z) element-wise, same shape as ``z``; ``h = σ(z)`` when known."""
+        raise NotImplementedError
+
+    def backward(self, dH: Array, Z: Array, H: Array) -> Array:
+        """Math: dZ = dH ⊙ σ′(Z)  (dH, Z, H, dZ: (m, n_l))."""
+        return dH * self.derivative(Z, H)
+
+    def params(self) -> dict[str, float]:
+        """The activation's parameters (e.g. ``{"alpha": 0.01}``), for saving."""
+        if not is_dataclass(self):
+            return {}
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.params().items())
+        return f"{type(self).__name__}({args})"
+
+
+def _sigmoid(z: Array) -> Array:
+    # exp of a non-positive number never overflows; both branches are exact forms
+    e = np.exp(-np.abs(z))
+    return np.where(z >= 0, 1 / (1 + e), e / (1 + e))
+
+
+@dataclass(frozen=True, repr=False)
+class Sigmoid(Activation):
+    """σ(z) = 1 / (1 + e^(−z)),  σ′ = h(1 − h)."""
+
+    name: ClassVar[str] = "sigmoid"
+
+    def forward(self, z: Array) -> Array:
+        return _sigmoid(z)
+
+    def derivative(self, z: Array, h: Array | None = None) -> Array:
+        h = _sigmoid(z) if h is None else h
+        return h * (1 - h)
+
+
+@dataclass(frozen=True, repr=False)
+class Tanh(Activation):
+    """σ(z) = tanh z,  σ′ = 1 − h²."""
+
+    name: ClassVar[str] = "tanh"
+
+    def forward(self, z: Array) -> Array:
+        return np.tanh(z)
+
+    def derivative(self, z: Array, h: Array | None = None) -> Array:
+        h = np.tanh(z) if h is None else h
+        return 1 - h**2
+
+
+@dataclass(frozen=True, repr=False)
+class ReLU(Activation):
+    """σ(z) = max(0, z),  σ′ = 1 if z > 0 else 0 (so σ′(0) = 0)."""
+
+    name: ClassVar[str] = "relu"
+    init: ClassVar[str] = "he_normal"
+
+    def forward(self, z: Array) -> Array:
+        return np.maximum(z, 0)
+
+    def derivative(self, z: Array, h: Array | None = None) -> Array:
+        return (z > 0).astype(z.dtype, copy=False)
+
+
+def _check_alpha(act: Activation, alpha: float, positive: bool) -> None:
+    ok = np.isfinite(alpha) and (alpha > 0 if positive else alpha >= 0)
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not ok:
+        need = "a positive" if positive else "a non-negative"
+        raise ValueError(f"{act.name}: alpha must be {need} number, got {alpha!r}")
+
+
+@dataclass(frozen=True, repr=False)
+class LeakyReLU(Activation):
+    """σ(z) = z if z > 0 else αz,  σ′ = 1 if z > 0 else α  (α = 0.01)."""
+
+    alpha: float = 0.01
+    name: ClassVar[str] = "leaky_relu"
+    init: ClassVar[str] = "he_normal"
+
+    def __post_init__(self) -> None:
+        _check_alpha(self, self.alpha, positive=False)
+
+    def forward(self, z: Array) -> Array:
+        return np.where(z > 0, z, self.alpha * z)
+
+    def derivative(self, z: Array, h: Array | None = None) -> Array:
+        return np.where(z > 0, 1, self.alpha).astype(z.dtype, copy=False)
+
+
+@dataclass(frozen=True, repr=False)
+class ELU(Activation):
+    """σ(z) = z if z > 0 else α(e^z − 1),  σ′ = 1 if z > 0 else h + α  (α = 1)."""
+
+    alpha: float = 1.0
+    name: ClassVar[str] = "elu"
+    init: ClassVar[str] = "he_normal"
+
+    def __post_init__(self) -> None:
+        _check_alpha(self, self.alpha, positive=True)
+
+    def forward(self, z: Array) -> Array:
+        # expm1 of min(z, 0): exact near 0 and never overflows for large z
+        return np.where(z > 0, z, self.alpha * np.expm1(np.minimum(z, 0)))
+
+    def derivative(self, z: Array, h: Array | None = None) -> Array:
+        h = self.forward(z) if h is None else h
+        return np.where(z > 0, 1, h + self.alpha).astype(z.dtype, copy=False)
+
+
+@dataclass(frozen=True, repr=False)
+class Linear(Activation):
+    """σ(z) = z,  σ′ = 1."""
+
+    name: ClassVar[str] = "linear"
+
+    def forward(self, z: Array) -> Array:
+        return z
+
+    def derivative(self, z: Array, h: Array | None = None) -> Array:
+        return np.ones_like(z)
+
+    def backward(self, dH: Array, Z: Array, H: Array) -> Array:
+        return dH  # dH ⊙ 1: skip multiplying by a matrix of ones
+
+
+@dataclass(frozen=True, repr=False)
+class Softmax(Activation):
+    """σ(z)ᵢ = e^(zᵢ) / Σⱼ e^(zⱼ) over each row; output layer only.
+
+    Its Jacobian is not diagonal, so ``backward`` is the full product
+    dZ = H ⊙ (dH − Σⱼ dHⱼ Hⱼ). With cross-entropy the network skips it and uses
+    the fused dZ = Ŷ − Y, as the seeds do.
+    """
+
+    name: ClassVar[str] = "softmax"
+    elementwise: ClassVar[bool] = False
+
+    def forward(self, z: Array) -> Array:
+        e = np.exp(z - z.max(axis=-1, keepdims=True))  # shift: no overflow
+        return e / e.sum(axis=-1, keepdims=True)
+
+    def derivative(self, z: Array, h: Array | None = None) -> Array:
+        raise TypeError(
+            "softmax has no element-wise derivative (its Jacobian is "
+            "diag(h) − h hᵀ per sample); use backward(dH, Z, H)"
+        )
+
+    def backward(self, dH: Array, Z: Array, H: Array) -> Array:
+        return H * (dH - (dH * H).sum(axis=-1, keepdims=True))
+
+
+_GELU_C = float(np.sqrt(2.0 / np.pi))
+
+
+@dataclass(frozen=True, repr=False)
+class GELU(Activation):
+    """GELU, tanh approximation: σ(z) = ½ z (1 + tanh(c(z + 0.044715 z³))),
+    c = √(2/π)  (Hendrycks & Gimpel, 2016)."""
+
+    name: ClassVar[str] = "gelu"
+    init: ClassVar[str] = "he_normal"
+
+    def forward(self, z: Array) -> Array:
+        return 0.5 * z * (1 + np.tanh(_GELU_C * (z + 0.044715 * z**3)))
+
+    def derivative(self, z: Array, h: Array | None = None) -> Array:
+        t = np.tanh(_GELU_C * (z + 0.044715 * z**3))
+        return 0.5 * (1 + t) + 0.5 * z * (1 - t**2) * _GELU_C * (1 + 0.134145 * z**2)
+
+
+@dataclass(frozen=True, repr=False)
+class SiLU(Activation):
+    """SiLU / swish: σ(z) = z·s(z) with s the sigmoid,  σ′ = s(1 + z(1 − s))."""
+
+    name: ClassVar[str] = "silu"
+    init: ClassVar[str] = "he_normal"
+
+    def forward(self, z: Array) -> Array:
+        return z * _sigmoid(z)
+
+    def derivative(self, z: Array, h: Array | None = None) -> Array:
+        s = _sigmoid(z)
+        return s * (1 + z * (1 - s))
+
+
+@dataclass(frozen=True, repr=False)
+class Softplus(Activation):
+    """σ(z) = log(1 + e^z),  σ′ = sigmoid(z)."""
+
+    name: ClassVar[str] = "softplus"
+    init: ClassVar[str] = "he_normal"
+
+    def forward(self, z: Array) -> Array:
+        # log(1 + e^z) = max(z, 0) + log1p(e^(−|z|)): no overflow for large |z|
+        return np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z)))
+
+    def derivative(self, z: Array, h: Array | None = None) -> Array:
+        return _sigmoid(z)
+
+
+ACTIVATIONS: dict[str, Callable[[], Activation]] = {
+    "sigmoid": Sigmoid,
+    "tanh": Tanh,
+    "relu": ReLU,
+    "leaky_relu": LeakyReLU,
+    "elu": ELU,
+    "softmax": Softmax,
+    "linear": Linear,
+    "gelu": GELU,
+    "silu": SiLU,
+    "softplus": Softplus,
+}
+
+
+def register_activation(
+    name: str, factory: Callable[[], Any], *, overwrite: bool = False
+) -> None:
+    """Make ``factory()`` available by ``name`` (also what saved models refer to)."""
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"an activation name must be a non-empty string, got {name!r}")
+    if name in ACTIVATIONS and not overwrite:
+        raise ValueError(
+            f"activation {name!r} is already registered; "
+            "pass overwrite=True to replace it"
+        )
+    ACTIVATIONS[name] = factory
+
+
+class _Custom(Activation):
+    """Adapts a user object with ``forward(z)`` and ``derivative(z, h)``."""
+
+    def __init__(self, fn: Any) -> None:
+        self.fn = fn
+        self.name = getattr(fn, "name", type(fn).__name__)  # type: ignore[misc]
+        self.init = getattr(fn, "init", Activation.init)  # type: ignore[misc]
+
+    def forward(self, z: Array) -> Array:
+        return self.fn.forward(z)
+
+    def derivative(self, z: Array, h: Array | None = None) -> Array:
+        return self.fn.derivative(z, h)
+
+    def params(self) -> dict[str, float]:
+        return {}
+
+    def __repr__(self) -> str:
+        return repr(self.fn)
+
+
+def get_activation(spec: str | Any) -> Activation:
+    """The activation named ``spec``, or ``spec`` itself as an :class:`Activation`."""
+    if isinstance(spec, str):
+        if spec not in ACTIVATIONS:
+            raise ValueError(
+                f"unknown activation {spec!r}; known: {', '.join(ACTIVATIONS)} "
+                "(or pass an object with forward(z) and derivative(z, h))"
+            )
+        return get_activation(ACTIVATIONS[spec]())
+    if isinstance(spec, Activation):
+        return spec
+    if isinstance(spec, type):
+        raise TypeError(
+            f"pass an activation instance, e.g. {spec.__name__}(), not the class"
+        )
+    if callable(getattr(spec, "forward", None)) and callable(
+        getattr(spec, "derivative", None)
+    ):
+        return _Custom(spec)
+    raise TypeError(
+        "an activation is a name or an object with forward(z) and derivative(z, h); "
+        f"got {spec!r}"
+    )
+
+
+_BUILTIN = frozenset(ACTIVATIONS.values())
+
+
+def is_builtin(act: Activation) -> bool:
+    """True for nlayer's own activation classes (the test suite proves them)."""
+    return type(act) in _BUILTIN
+
+
+def check_activation(
+    act: str | Any,
+    z: Array | None = None,
+    *,
+    eps: float = 1e-6,
+    rtol: float = 1e-4,
+    atol: float = 1e-6,
+    dtype: Any = None,
+) -> float:
+    """Compare ``derivative`` with central differences of ``forward``.
+
+    Evaluates at ``z`` (default: 201 fixed points in [−4, 4]) in float64 and
+    returns the largest absolute difference; raises ``ValueError`` naming the
+    worst point when |σ′ − (σ(z+ε) − σ(z−ε)) / 2ε| > atol + rtol·|…| anywhere.
+    With ``dtype="float32"``, also checks that float32 input stays float32.
+    """
+    a = get_activation(act)
+    if not a.elementwise:
+        raise ValueError(f"{a.name}: only element-wise activations can be checked")
+    z = np.linspace(-4.0, 4.0, 201) + 1e-3 if z is None else np.asarray(z, np.float64)
+    h = np.asarray(a.forward(z))
+    if h.shape != z.shape:
+        raise ValueError(
+            f"activation {a.name!r}: forward changed the shape {z.shape} to {h.shape}"
+        )
+    d = np.broadcast_to(np.asarray(a.derivative(z, h), dtype=np.float64), z.shape)
+    numeric = (np.asarray(a.forward(z + eps)) - np.asarray(a.forward(z - eps))) / (
+        2 * eps
+    )
+    err = np.abs(d - numeric)
+    bad = ~(err <= atol + rtol * np.abs(numeric))  # also catches NaN
+    if bad.any():
+        i = int(np.argmax(np.where(bad, err, -1)))
+        raise ValueError(
+            f"activation {a.name!r}: derivative(z, h) disagrees with finite "
+            f"differences of forward(z) at z = {z.flat[i]:.6g}: derivative gives "
+            f"{d.flat[i]:.6g}, finite differences give {numeric.flat[i]:.6g}"
+        )
+    if dtype is not None and np.dtype(dtype) == np.float32:
+        z32 = z.astype(np.float32)
+        h32 = np.asarray(a.forward(z32))
+        d32 = np.asarray(a.backward(np.ones_like(z32), z32, h32))
+        if h32.dtype != np.float32 or d32.dtype != np.float32:
+            raise ValueError(
+                f"activation {a.name!r} turns float32 input into "
+                f"{h32.dtype if h32.dtype != np.float32 else d32.dtype}; "
+                "compute in the input's dtype so float32 training stays float32"
+            )
+    return float(err.max())

@@ -1,0 +1,297 @@
+"""Losses L(Ŷ, Y): each is a sum over outputs and a mean over the m samples.
+
+``value(Y_hat, Y)`` returns L. ``gradient(Y_hat, Y)`` returns the per-sample
+derivative, m·∂L/∂Ŷ, shape (m, n_L): the seeds write ∂L/∂Ŷ = Ŷ − Y for MSE and
+apply the 1/m when forming dW and db, and nlayer does the same.
+
+Cross-entropy with a softmax output and binary cross-entropy with a sigmoid
+output are *fused*: the network skips σ′ and takes the output delta
+dZ = Ŷ − Y directly (``fused_delta``), and computes the loss from the logits Z so that
+it stays finite when a probability rounds to 0 (``value_from_logits``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+Array = Any
+
+
+class Loss:
+    """Base class: subclasses give ``value`` and ``gradient``."""
+
+    name: ClassVar[str] = "loss"
+    #: the output activation this loss fuses with (dZ_L = Ŷ − Y), or None
+    fused_with: ClassVar[str | None] = None
+
+    def value(self, Y_hat: Array, Y: Array) -> float:
+        """L, a float (Y_hat, Y: (m, n_L))."""
+        raise NotImplementedError
+
+    def gradient(self, Y_hat: Array, Y: Array) -> Array:
+        """m·∂L/∂Ŷ, the per-sample derivative, shape (m, n_L)."""
+        raise NotImplementedError
+
+    def check_targets(self, Y: Array) -> None:
+        """Raise ValueError when ``Y`` is not a valid target for this loss."""
+
+    def fused_delta(self, Y_hat: Array, Y: Array) -> Array:
+        """Fused losses only: m·∂L/∂Z_L, skipping the output activation's σ′."""
+        raise TypeError(f"{self.name} is not fused with an output activation")
+
+    def value_from_logits(self, Z: Array, Y: Array) -> float:
+        """Fused losses only: L computed from the output layer's Z."""
+        raise TypeError(f"{self.name} is not fused with an output activation")
+
+    def params(self) -> dict[str, float]:
+        return {}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.params().items())
+        return f"{type(self).__name__}({args})"
+
+
+@dataclass(frozen=True, repr=False)
+class MSE(Loss):
+    """Math: L = (1/2m)·Σᵢ ‖ŷᵢ − yᵢ‖²,  m·∂L/∂Ŷ = Ŷ − Y."""
+
+    name: ClassVar[str] = "mse"
+
+    def value(self, Y_hat: Array, Y: Array) -> float:
+        R = Y_hat - Y
+        return float(0.5 * np.vdot(R, R) / len(R))
+
+    def gradient(self, Y_hat: Array, Y: Array) -> Array:
+        return Y_hat - Y
+
+
+@dataclass(frozen=True, repr=False)
+class MAE(Loss):
+    """Math: L = (1/m)·Σᵢ Σⱼ |ŷᵢⱼ − yᵢⱼ|,  m·∂L/∂Ŷ = sign(Ŷ − Y)."""
+
+    name: ClassVar[str] = "mae"
+
+    def value(self, Y_hat: Array, Y: Array) -> float:
+        return float(np.abs(Y_hat - Y).sum() / len(Y))
+
+    def gradient(self, Y_hat: Array, Y: Array) -> Array:
+        return np.sign(Y_hat - Y)
+
+
+@dataclass(frozen=True, repr=False)
+class Huber(Loss):
+    """Math: L = (1/m)·Σ ℓ(r), r = ŷ − y, ℓ = r²/2 if |r| ≤ δ else δ(|r| − δ/2);
+    m·∂L/∂Ŷ = clip(r, −δ, δ)  (δ = 1)."""
+
+    delta: float = 1.0
+    name: ClassVar[str] = "huber"
+
+    def __post_init__(self) -> None:
+        if isinstance(self.delta, bool) or not (
+            isinstance(self.delta, (int, float)) and self.delta > 0
+        ):
+            raise ValueError(
+                f"huber: delta must be a positive number, got {self.delta!r}"
+            )
+
+    def value(self, Y_hat: Array, Y: Array) -> float:
+        a = np.abs(Y_hat - Y)
+        d = self.delta
+        return float(np.where(a <= d, 0.5 * a**2, d * (a - 0.5 * d)).sum() / len(Y))
+
+    def gradient(self, Y_hat: Array, Y: Array) -> Array:
+        return np.clip(Y_hat - Y, -self.delta, self.delta)
+
+    def params(self) -> dict[str, float]:
+        return {"delta": self.delta}
+
+
+def _log(P: Array) -> Array:
+    return np.log(np.maximum(P, np.finfo(P.dtype).tiny))  # log 0 → a finite floor
+
+
+def _check_probabilities(loss: Loss, Y: Array) -> None:
+    if Y.min() < 0 or Y.max() > 1:
+        raise ValueError(
+            f"{loss.name} targets must be probabilities in [0, 1]; Y holds values "
+            f"from {Y.min():.6g} to {Y.max():.6g} (encode class labels as one-hot rows)"
+        )
+
+
+@dataclass(frozen=True, repr=False)
+class CrossEntropy(Loss):
+    """Math: L = −(1/m)·Σᵢ Σⱼ yᵢⱼ log ŷᵢⱼ with Ŷ = softmax(Z); fused dZ = Ŷ − Y."""
+
+    name: ClassVar[str] = "cross_entropy"
+    fused_with: ClassVar[str | None] = "softmax"
+
+    def value(self, Y_hat: Array, Y: Array) -> float:
+        return float(-(Y * _log(Y_hat)).sum() / len(Y))
+
+    def value_from_logits(self, Z: Array, Y: Array) -> float:
+        """L from the output layer's Z, via log-softmax: finite for any Z."""
+        S = Z - Z.max(axis=1, keepdims=True)
+        log_softmax = S - np.log(np.exp(S).sum(axis=1, keepdims=True))
+        return float(-(Y * log_softmax).sum() / len(Y))
+
+    def gradient(self, Y_hat: Array, Y: Array) -> Array:
+        return -Y / np.maximum(Y_hat, np.finfo(Y_hat.dtype).tiny)
+
+    def fused_delta(self, Y_hat: Array, Y: Array) -> Array:
+        """Math: m·∂L/∂Z_L = Ŷ − Y (softmax and cross-entropy together)."""
+        return Y_hat - Y
+
+    def check_targets(self, Y: Array) -> None:
+        _check_probabilities(self, Y)
+        sums = Y.sum(axis=1)
+        # the fused dZ = Ŷ − Y is the gradient only when each row sums to 1:
+        # allow rounding, nothing more
+        tol = 16 * Y.shape[1] * np.finfo(Y.dtype).eps
+        bad = np.nonzero(np.abs(sums - 1) > tol)[0]
+        if len(bad):
+            raise ValueError(
+                f"cross_entropy targets must be probability rows that sum to 1 "
+                f"(one-hot class labels); row {bad[0]} sums to {sums[bad[0]]:.10g} "
+                "(normalise soft labels with Y / Y.sum(axis=1, keepdims=True))"
+            )
+
+
+@dataclass(frozen=True, repr=False)
+class BinaryCrossEntropy(Loss):
+    """Math: L = −(1/m)·Σᵢ Σⱼ [y log ŷ + (1 − y) log(1 − ŷ)] with Ŷ = sigmoid(Z);
+    fused dZ = Ŷ − Y."""
+
+    name: ClassVar[str] = "binary_cross_entropy"
+    fused_with: ClassVar[str | None] = "sigmoid"
+
+    def value(self, Y_hat: Array, Y: Array) -> float:
+        return float(-(Y * _log(Y_hat) + (1 - Y) * _log(1 - Y_hat)).sum() / len(Y))
+
+    def value_from_logits(self, Z: Array, Y: Array) -> float:
+        """L from Z: max(z, 0) − zy + log(1 + e^(−|z|)), finite for any Z."""
+        per_entry = np.maximum(Z, 0) - Z * Y + np.log1p(np.exp(-np.abs(Z)))
+        return float(per_entry.sum() / len(Y))
+
+    def gradient(self, Y_hat: Array, Y: Array) -> Array:
+        tiny = np.finfo(Y_hat.dtype).tiny
+        return (Y_hat - Y) / np.maximum(Y_hat * (1 - Y_hat), tiny)
+
+    def fused_delta(self, Y_hat: Array, Y: Array) -> Array:
+        """Math: m·∂L/∂Z_L = Ŷ − Y (sigmoid and binary cross-entropy together)."""
+        return Y_hat - Y
+
+    def check_targets(self, Y: Array) -> None:
+        _check_probabilities(self, Y)
+
+
+LOSSES: dict[str, Callable[[], Loss]] = {
+    "mse": MSE,
+    "mae": MAE,
+    "huber": Huber,
+    "cross_entropy": CrossEntropy,
+    "binary_cross_entropy": BinaryCrossEntropy,
+}
+
+
+class _Custom(Loss):
+    """Adapts a user object with ``value(Y_hat, Y)`` and ``gradient(Y_hat, Y)``."""
+
+    def __init__(self, fn: Any) -> None:
+        self.fn = fn
+        self.name = getattr(fn, "name", type(fn).__name__)  # type: ignore[misc]
+
+    def value(self, Y_hat: Array, Y: Array) -> float:
+        return float(self.fn.value(Y_hat, Y))
+
+    def gradient(self, Y_hat: Array, Y: Array) -> Array:
+        return self.fn.gradient(Y_hat, Y)
+
+    def check_targets(self, Y: Array) -> None:
+        check = getattr(self.fn, "check_targets", None)
+        if callable(check):
+            check(Y)
+
+    def __repr__(self) -> str:
+        return repr(self.fn)
+
+
+def get_loss(spec: str | Any) -> Loss:
+    """The loss named ``spec``, or ``spec`` itself as a :class:`Loss`."""
+    if isinstance(spec, str):
+        if spec not in LOSSES:
+            raise ValueError(
+                f"unknown loss {spec!r}; known: {', '.join(LOSSES)} "
+                "(or pass an object with value(Y_hat, Y) and gradient(Y_hat, Y))"
+            )
+        return LOSSES[spec]()
+    if isinstance(spec, Loss):
+        return spec
+    if isinstance(spec, type):
+        raise TypeError(f"pass a loss instance, e.g. {spec.__name__}(), not the class")
+    if callable(getattr(spec, "value", None)) and callable(
+        getattr(spec, "gradient", None)
+    ):
+        return _Custom(spec)
+    raise TypeError(
+        "a loss is a name or an object with value(Y_hat, Y) and gradient(Y_hat, Y); "
+        f"got {spec!r}"
+    )
+
+
+_BUILTIN = frozenset(LOSSES.values())
+
+
+def is_builtin(loss: Loss) -> bool:
+    """True for nlayer's own loss classes (the test suite proves them)."""
+    return type(loss) in _BUILTIN
+
+
+def check_loss(
+    loss: str | Any,
+    Y_hat: Array | None = None,
+    Y: Array | None = None,
+    *,
+    eps: float = 1e-6,
+    rtol: float = 1e-4,
+    atol: float = 1e-6,
+) -> float:
+    """Compare ``gradient`` with central differences of ``value`` (float64).
+
+    ``gradient`` must be the per-sample derivative m·∂L/∂Ŷ (see the module
+    docstring). Default inputs: 8×3 fixed values in (0.1, 0.9). Returns the
+    largest absolute difference; raises ``ValueError`` when they disagree.
+    """
+    fn = get_loss(loss)
+    rng = np.random.default_rng(0)
+    Y_hat = rng.uniform(0.1, 0.9, (8, 3)) if Y_hat is None else np.array(Y_hat, float)
+    Y = rng.uniform(0.1, 0.9, Y_hat.shape) if Y is None else np.asarray(Y, float)
+    m = len(Y_hat)
+    g = np.asarray(fn.gradient(Y_hat, Y), dtype=np.float64)
+    if g.shape != Y_hat.shape:
+        raise ValueError(
+            f"loss {fn.name!r}: gradient has shape {g.shape}, expected {Y_hat.shape}"
+        )
+    numeric = np.empty_like(Y_hat)
+    for i in np.ndindex(Y_hat.shape):
+        saved = Y_hat[i]
+        Y_hat[i] = saved + eps
+        up = fn.value(Y_hat, Y)
+        Y_hat[i] = saved - eps
+        down = fn.value(Y_hat, Y)
+        Y_hat[i] = saved
+        numeric[i] = m * (up - down) / (2 * eps)
+    err = np.abs(g - numeric)
+    bad = ~(err <= atol + rtol * np.abs(numeric))
+    if bad.any():
+        i = np.unravel_index(int(np.argmax(np.where(bad, err, -1))), err.shape)
+        raise ValueError(
+            f"loss {fn.name!r}: gradient disagrees with finite differences of value "
+            f"at sample {i[0]}, output {i[1]}: gradient gives {g[i]:.6g}, finite "
+            f"differences give {numeric[i]:.6g} (gradient must be m·∂L/∂Ŷ, "
+            "the per-sample derivative)"
+        )
+    return float(err.max())

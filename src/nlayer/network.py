@@ -1,0 +1,472 @@
+"""The L-layer network of the seeds: forward, backward, loss, summary.
+
+Notation is the seeds': for layers l = 1..L,
+
+    Z⁽ˡ⁾ = H⁽ˡ⁻¹⁾ W⁽ˡ⁾ + b⁽ˡ⁾,   H⁽ˡ⁾ = σₗ(Z⁽ˡ⁾),   H⁽⁰⁾ = X,   Ŷ = H⁽ᴸ⁾.
+
+Python lists count from 0, as the seeds' reference class does: ``weights[0]``
+is W⁽¹⁾, ``Z[0]`` is Z⁽¹⁾ and ``H[0]`` is X. Messages count layers from 1.
+
+All parameters live in one flat buffer ``params``: first every layer's W
+(row-major), then every layer's b. ``weights[l]`` and ``biases[l]`` are views
+into it, so the maths reads per layer while an optimiser step, a checkpoint or
+a gradient check works on one vector. Gradients use the same layout.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from numbers import Integral
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .activations import Activation, check_activation, get_activation
+from .activations import is_builtin as is_builtin_activation
+from .backend import as_dtype, as_matrix, namespace
+from .initializers import Initializer, initial_weights
+from .losses import Loss, check_loss, get_loss
+from .losses import is_builtin as is_builtin_loss
+
+if TYPE_CHECKING:
+    from .training import History
+
+Array = Any
+
+
+class LayerArrays(list[Any]):
+    """The per-layer views (``weights`` or ``biases``) into the flat buffer.
+
+    Assigning ``net.weights[l] = A`` copies ``A`` into the buffer (checking its
+    shape) instead of replacing the view, so the buffer stays the one truth.
+    """
+
+    def __init__(self, views: list[Array], kind: str) -> None:
+        super().__init__(views)
+        self.kind = kind
+
+    def __setitem__(self, l: Any, value: Any) -> None:
+        if not isinstance(l, Integral):
+            raise TypeError(f"assign {self.kind} one layer at a time, e.g. [0]")
+        view = self[l]
+        value = np.asarray(value)
+        if value.shape != view.shape:
+            raise ValueError(
+                f"layer {int(l) % len(self) + 1} {self.kind} have shape {view.shape}, "
+                f"got an array of shape {value.shape}"
+            )
+        view[...] = value
+
+    def _fixed(self, *args: Any, **kwargs: Any) -> None:
+        raise TypeError(
+            f"the number of layers is fixed; the {self.kind} list cannot change"
+        )
+
+    append = extend = insert = pop = remove = clear = __delitem__ = __iadd__ = _fixed  # type: ignore[assignment]
+
+
+class Network:
+    """A fully-connected network of L layers with one activation per layer.
+
+    Args:
+        layer_sizes: ``[n_0, n_1, ..., n_L]``; n_0 inputs, n_L outputs.
+        activations: L activations (names or objects), one per layer.
+        loss: a loss name or object; see :mod:`nlayer.losses`.
+        init: initialiser name, callable, or a list with one per layer;
+            default: He for the ReLU family, Xavier otherwise (the seeds' rule).
+        seed: seed (or ``numpy.random.Generator``) for all of the network's
+            randomness: initial weights and the shuffling in ``fit``.
+        dtype: ``"float64"`` or ``"float32"``, the dtype of every computation.
+        check: check custom activations and losses against finite differences.
+    """
+
+    def __init__(
+        self,
+        layer_sizes: Sequence[int],
+        activations: Sequence[str | Any],
+        loss: str | Any = "mse",
+        *,
+        init: str | Initializer | Sequence[str | Initializer] | None = None,
+        seed: int | np.random.Generator | None = None,
+        dtype: Any = "float64",
+        check: bool = True,
+    ) -> None:
+        sizes = _check_sizes(layer_sizes)
+        L = len(sizes) - 1
+        if isinstance(activations, (str, bytes)) or not isinstance(
+            activations, Sequence
+        ):
+            raise ValueError(
+                f"activations must be a list with one entry per layer ({L} layers), "
+                f"got {activations!r}"
+            )
+        if len(activations) != L:
+            raise ValueError(
+                f"expected {L} activations, one per layer of "
+                f"{' -> '.join(map(str, sizes))}, got {len(activations)}"
+            )
+        acts = []
+        for l, spec in enumerate(activations, start=1):
+            try:
+                acts.append(get_activation(spec))
+            except (ValueError, TypeError) as e:
+                raise type(e)(f"layer {l}: {e}") from None
+        self._setup(
+            sizes, acts, get_loss(loss), as_dtype(dtype), np.random.default_rng(seed)
+        )
+        self._check_structure(check)
+
+        inits: list[Any] = (
+            list(init)
+            if isinstance(init, Sequence) and not isinstance(init, str)
+            else [init] * L
+        )
+        if len(inits) != L:
+            raise ValueError(
+                f"expected {L} initializers, one per layer, got {len(inits)}"
+            )
+        for l in range(L):
+            fan_in, fan_out = sizes[l], sizes[l + 1]
+            spec = inits[l] if inits[l] is not None else acts[l].init
+            self.weights[l] = initial_weights(spec, self.rng, fan_in, fan_out)
+            # biases stay zero, as in the seeds
+
+    def _setup(
+        self,
+        sizes: tuple[int, ...],
+        acts: list[Activation],
+        loss: Loss,
+        dtype: np.dtype,
+        rng: np.random.Generator,
+        params: Array | None = None,
+    ) -> None:
+        self.layer_sizes = sizes
+        self.activations = tuple(acts)
+        self.loss_function = loss
+        self.dtype = dtype
+        self.rng = rng
+        shapes = list(zip(sizes[:-1], sizes[1:], strict=True))
+        self.n_weights = sum(a * b for a, b in shapes)
+        n_params = self.n_weights + sum(sizes[1:])
+        self.params = (
+            namespace().zeros(n_params, dtype=dtype) if params is None else params
+        )
+        self._weights, self._biases = self.split(self.params)
+
+    def _check_structure(self, check: bool) -> None:
+        L, acts, loss = self.n_layers, self.activations, self.loss_function
+        for l, act in enumerate(acts[:-1], start=1):
+            if not act.elementwise:
+                raise ValueError(
+                    f"{act.name} is only allowed on the output layer (layer {L}); "
+                    f"layer {l} uses it"
+                )
+        out = acts[-1]
+        if out.name == "softmax" and self.layer_sizes[-1] == 1:
+            raise ValueError(
+                "softmax over a single output is always 1; for two classes use a "
+                "sigmoid output with binary_cross_entropy, or two softmax outputs"
+            )
+        if loss.fused_with is not None and out.name != loss.fused_with:
+            raise ValueError(
+                f"{loss.name} needs a {loss.fused_with} output layer; "
+                f"layer {L} uses {out.name!r}"
+            )
+        if not check:
+            return
+        for l, act in enumerate(acts, start=1):
+            if not is_builtin_activation(act):
+                try:
+                    check_activation(act, dtype=self.dtype)
+                except ValueError as e:
+                    raise ValueError(f"layer {l}: {e}") from None
+        if not is_builtin_loss(loss):
+            check_loss(loss)
+
+    # -- structure ---------------------------------------------------------
+
+    @property
+    def n_layers(self) -> int:
+        """L, the number of weight layers."""
+        return len(self.layer_sizes) - 1
+
+    @property
+    def n_params(self) -> int:
+        """The number of trainable numbers, Σₗ (n_{l−1}·n_l + n_l)."""
+        return int(self.params.size)
+
+    @property
+    def weights(self) -> LayerArrays:
+        """``weights[l]``: W⁽ˡ⁺¹⁾, shape (n_l, n_{l+1}), a view into ``params``."""
+        return self._weights
+
+    @weights.setter
+    def weights(self, arrays: Sequence[Array]) -> None:
+        self._assign(self._weights, arrays)
+
+    @property
+    def biases(self) -> LayerArrays:
+        """``biases[l]``: b⁽ˡ⁺¹⁾, shape (n_{l+1},), a view into ``params``."""
+        return self._biases
+
+    @biases.setter
+    def biases(self, arrays: Sequence[Array]) -> None:
+        self._assign(self._biases, arrays)
+
+    def _assign(self, views: LayerArrays, arrays: Sequence[Array]) -> None:
+        if len(arrays) != len(views):
+            raise ValueError(
+                f"expected {len(views)} {views.kind} arrays, got {len(arrays)}"
+            )
+        for l, A in enumerate(arrays):
+            views[l] = A
+
+    def split(self, flat: Array) -> tuple[LayerArrays, LayerArrays]:
+        """Per-layer (W, b) views into a flat buffer laid out like ``params``."""
+        Ws, bs = [], []
+        w = 0
+        b = self.n_weights
+        for n_in, n_out in zip(
+            self.layer_sizes[:-1], self.layer_sizes[1:], strict=True
+        ):
+            Ws.append(flat[w : w + n_in * n_out].reshape(n_in, n_out))
+            bs.append(flat[b : b + n_out])
+            w += n_in * n_out
+            b += n_out
+        return LayerArrays(Ws, "weights"), LayerArrays(bs, "biases")
+
+    # -- input checks --------------------------------------------------------
+
+    def check_X(self, X: Any) -> Array:
+        """X as a (m, n_0) array of the network's dtype, or a ValueError."""
+        X = as_matrix(X, "X", self.dtype)
+        if X.shape[1] != self.layer_sizes[0]:
+            raise ValueError(
+                f"layer 1 expects {self.layer_sizes[0]} inputs, got {X.shape[1]} "
+                f"(X has shape {X.shape})"
+            )
+        return X
+
+    def check_XY(self, X: Any, Y: Any) -> tuple[Array, Array]:
+        """X (m, n_0) and Y (m, n_L) checked together, or a ValueError."""
+        X = self.check_X(X)
+        Y = as_matrix(Y, "Y", self.dtype)
+        n_out = self.layer_sizes[-1]
+        if Y.shape[1] != n_out:
+            raise ValueError(
+                f"the output layer (layer {self.n_layers}) has {n_out} units, "
+                f"got Y with {Y.shape[1]} columns (shape {Y.shape})"
+            )
+        if len(X) != len(Y):
+            raise ValueError(
+                f"X has {len(X)} rows but Y has {len(Y)}; "
+                "they must hold the same samples"
+            )
+        self.loss_function.check_targets(Y)
+        return X, Y
+
+    # -- the maths -----------------------------------------------------------
+
+    def forward(self, X: Any) -> Array:
+        """Ŷ = H⁽ᴸ⁾ for X: (m, n_0) -> (m, n_L)."""
+        return self._forward_pass(self.check_X(X))[1][-1]
+
+    def forward_pass(self, X: Any) -> tuple[list[Array], list[Array]]:
+        """(Z, H) of every layer: ``Z[l]`` is Z⁽ˡ⁺¹⁾, shape (m, n_{l+1});
+        ``H[l]`` is H⁽ˡ⁾, shape (m, n_l), with H[0] = X."""
+        return self._forward_pass(self.check_X(X))
+
+    def _forward_pass(self, X: Array) -> tuple[list[Array], list[Array]]:
+        Z: list[Array] = []
+        H: list[Array] = [X]
+        for W, b, act in zip(
+            self._weights, self._biases, self.activations, strict=True
+        ):
+            Z_l = H[-1] @ W  # Z = H_prev W + b, the bias added in place
+            Z_l += b
+            Z.append(Z_l)
+            H.append(act.forward(Z_l))
+        return Z, H
+
+    def backward(
+        self, Z: list[Array], H: list[Array], Y: Any, out: Array | None = None
+    ) -> tuple[LayerArrays, LayerArrays]:
+        """(dW, db) from a forward pass's Z, H and the targets Y (m, n_L).
+
+        Math, for l = L down to 1 (seed 001's four steps):
+            dZ = dH ⊙ σ′(Z)            (dZ = Ŷ − Y at the output when fused)
+            dW = H_prevᵀ dZ / m        (n_{l−1}, n_l)
+            db = Σ_rows dZ / m         (n_l,)
+            dH_prev = dZ Wᵀ            (skipped for the input layer)
+
+        Writes into ``out`` (a flat buffer laid out like ``params``) when given.
+        """
+        out = namespace(self.params).empty_like(self.params) if out is None else out
+        dW, db = self.split(out)
+        m = len(Y)
+        loss, L = self.loss_function, self.n_layers
+        for l in reversed(range(L)):
+            if l == L - 1 and loss.fused_with is not None:
+                dZ = loss.fused_delta(H[L], Y)  # Ŷ − Y, fused
+            else:
+                if l == L - 1:
+                    dH = loss.gradient(H[L], Y)  # ∂L/∂Ŷ, per sample
+                dZ = self.activations[l].backward(dH, Z[l], H[l + 1])  # dH ⊙ σ′(Z)
+            np.matmul(H[l].T, dZ, out=dW[l])
+            dW[l] *= 1 / m
+            np.sum(dZ, axis=0, out=db[l])
+            db[l] *= 1 / m
+            if l > 0:
+                dH = dZ @ self._weights[l].T
+        return dW, db
+
+    def gradients(self, X: Any, Y: Any) -> tuple[LayerArrays, LayerArrays]:
+        """(dWs, dbs): ∂L/∂W⁽ˡ⁾ and ∂L/∂b⁽ˡ⁾ shaped like ``weights`` and ``biases``.
+
+        Changes no weight. The arrays are fresh views of one flat buffer.
+        """
+        X, Y = self.check_XY(X, Y)
+        Z, H = self._forward_pass(X)
+        return self.backward(Z, H, Y)
+
+    def loss(self, X: Any, Y: Any) -> float:
+        """L(Ŷ, Y) for X (m, n_0) and Y (m, n_L), a float."""
+        X, Y = self.check_XY(X, Y)
+        Z, H = self._forward_pass(X)
+        return self._loss_value(Z[-1], H[-1], Y)
+
+    def _loss_value(self, Z_L: Array, Y_hat: Array, Y: Array) -> float:
+        loss = self.loss_function
+        if loss.fused_with is not None:
+            return loss.value_from_logits(Z_L, Y)
+        return loss.value(Y_hat, Y)
+
+    # -- training and inspection --------------------------------------------
+
+    def fit(
+        self,
+        X: Any,
+        Y: Any,
+        epochs: int = 1000,
+        optimizer: Any = "sgd",
+        lr: float | None = None,
+        batch_size: int | None = None,
+        verbose: bool | int = False,
+        **options: Any,
+    ) -> History:
+        """Train in place; see :func:`nlayer.training.fit` for every option."""
+        from .training import fit  # the training loop sits a floor above
+
+        return fit(
+            self,
+            X,
+            Y,
+            epochs=epochs,
+            optimizer=optimizer,
+            lr=lr,
+            batch_size=batch_size,
+            verbose=verbose,
+            **options,
+        )
+
+    def copy(self, dtype: Any = None) -> Network:
+        """An independent copy (parameters and RNG state), optionally cast."""
+        import copy as _copy
+
+        new = object.__new__(Network)
+        dt = self.dtype if dtype is None else as_dtype(dtype)
+        new._setup(
+            self.layer_sizes,
+            list(self.activations),
+            self.loss_function,
+            dt,
+            _copy.deepcopy(self.rng),
+            self.params.astype(dt, copy=True),
+        )
+        return new
+
+    def summary(self, batch_size: int = 1) -> str:
+        """The seeds' dimension-tracking template for this network, batch size m."""
+        if (
+            isinstance(batch_size, bool)
+            or not isinstance(batch_size, Integral)
+            or batch_size < 1
+        ):
+            raise ValueError(
+                f"batch_size must be a positive integer, got {batch_size!r}"
+            )
+        m, n, L = int(batch_size), self.layer_sizes, self.n_layers
+        loss = self.loss_function
+        rows: list[tuple[str, str, str]] = []
+
+        def row(formula: str, shape: tuple[int, ...], note: str = "") -> None:
+            rows.append((formula, str(shape), note))
+
+        row("H0 = X", (m, n[0]))
+        for l in range(1, L + 1):
+            act = self.activations[l - 1].name
+            row(
+                f"Z{l} = H{l - 1} @ W{l} + b{l}",
+                (m, n[l]),
+                f"W{l}: {(n[l - 1], n[l])}  b{l}: {(n[l],)}",
+            )
+            row(f"H{l} = {act}(Z{l})", (m, n[l]))
+        row(f"Y_hat = H{L}", (m, n[L]))
+        forward = len(rows)
+        for l in range(L, 0, -1):
+            act = self.activations[l - 1].name
+            if l == L and loss.fused_with is not None:
+                row(f"dZ{l} = Y_hat - Y", (m, n[l]), f"{act} + {loss.name}, fused")
+            else:
+                if l == L:
+                    row(f"dH{l} = dL/dY_hat", (m, n[l]), loss.name)
+                row(f"dZ{l} = dH{l} * {act}'(Z{l})", (m, n[l]))
+            row(f"dW{l} = H{l - 1}.T @ dZ{l} / m", (n[l - 1], n[l]))
+            row(f"db{l} = sum(dZ{l}, axis=0) / m", (n[l],))
+            if l > 1:
+                row(f"dH{l - 1} = dZ{l} @ W{l}.T", (m, n[l - 1]))
+        w = max(len(f) for f, _, _ in rows) + 2
+        s = max(len(s) for _, s, _ in rows) + 2
+        fmt = [f"  {f:<{w}}{sh:<{s}}{note}".rstrip() for f, sh, note in rows]
+        per_layer = [n[l - 1] * n[l] + n[l] for l in range(1, L + 1)]
+        head = (
+            f"Network {' -> '.join(map(str, n))}  loss={loss.name}  "
+            f"dtype={self.dtype}  batch m={m}"
+        )
+        params = "  ".join(f"layer {l}: {p:,}" for l, p in enumerate(per_layer, 1))
+        return "\n".join(
+            [
+                head,
+                "",
+                "forward pass",
+                *fmt[:forward],
+                "",
+                "backward pass",
+                *fmt[forward:],
+                "",
+                f"parameters: {params}  total: {self.n_params:,}",
+            ]
+        )
+
+    def __repr__(self) -> str:
+        acts = [a.name if not a.params() else repr(a) for a in self.activations]
+        return (
+            f"Network({list(self.layer_sizes)}, {acts}, "
+            f"loss={self.loss_function.name!r}, dtype='{self.dtype}')"
+        )
+
+
+def _check_sizes(layer_sizes: Any) -> tuple[int, ...]:
+    if isinstance(layer_sizes, (str, bytes)) or not isinstance(layer_sizes, Sequence):
+        raise ValueError(f"layer_sizes must be a list of integers, got {layer_sizes!r}")
+    if len(layer_sizes) < 2:
+        raise ValueError(
+            "layer_sizes needs at least two entries (inputs and outputs), "
+            f"got {list(layer_sizes)}"
+        )
+    for i, n in enumerate(layer_sizes):
+        if isinstance(n, bool) or not isinstance(n, Integral) or n < 1:
+            raise ValueError(
+                f"layer sizes must be positive integers; layer_sizes[{i}] is {n!r}"
+            )
+    return tuple(int(n) for n in layer_sizes)

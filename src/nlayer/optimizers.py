@@ -1,0 +1,324 @@
+"""Optimisers and learning-rate schedules, working in place on flat buffers.
+
+An optimiser's ``step(params, grads, n_weights, lr=None)`` updates the 1-D parameter
+buffer ``params`` in place from the gradient buffer ``grads`` (same layout). The
+first ``n_weights`` entries are the layers' weights, the rest their biases:
+weight decay applies to the weights only, as L2 regularisation usually means.
+``grads`` may be used as scratch space. State (moments, velocities, the step
+count ``t``) lives in the open in ``optimizer.state`` and ``optimizer.t``.
+
+Plain SGD without momentum or weight decay is the seeds' update,
+θ ← θ − α·∂L/∂θ, done once over the whole buffer.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+
+Array = Any
+
+
+def _check_number(
+    opt: str,
+    name: str,
+    value: Any,
+    lo: float,
+    hi: float,
+    lo_open: bool = False,
+    hi_open: bool = True,
+) -> None:
+    ok = isinstance(value, (int, float, np.floating, np.integer)) and not isinstance(
+        value, bool
+    )
+    if ok:
+        ok = math.isfinite(value) and (value > lo if lo_open else value >= lo)
+        ok = ok and (value < hi if hi_open else value <= hi)
+    if not ok:
+        lb = "(" if lo_open else "["
+        rb = ")" if hi_open else "]"
+        raise ValueError(
+            f"{opt}: {name} must be a number in {lb}{lo}, {hi}{rb}, got {value!r}"
+        )
+
+
+@dataclass
+class Optimizer:
+    """Base class: ``step`` updates ``params`` in place."""
+
+    lr: float = 0.01
+    weight_decay: float = 0.0
+    t: int = field(default=0, init=False)
+    state: dict[str, Array] = field(default_factory=dict, init=False, repr=False)
+    name: ClassVar[str] = "optimizer"
+
+    def __post_init__(self) -> None:
+        _check_number(self.name, "lr", self.lr, 0, math.inf, lo_open=True)
+        _check_number(self.name, "weight_decay", self.weight_decay, 0, math.inf)
+
+    def _buffer(self, key: str, like: Array) -> Array:
+        if key not in self.state:
+            self.state[key] = np.zeros_like(like)
+        return self.state[key]
+
+    def _l2(self, params: Array, grads: Array, n_weights: int) -> Array:
+        """Math: g = ∂L/∂θ + λ·W  (L2 on the weights, not the biases)."""
+        if self.weight_decay:
+            grads[:n_weights] += self.weight_decay * params[:n_weights]
+        return grads
+
+    def step(
+        self, params: Array, grads: Array, n_weights: int, lr: float | None = None
+    ) -> None:
+        """One update of ``params`` in place; ``lr`` overrides ``self.lr`` for this
+        step only (the training loop's schedule passes it, leaving ``self.lr``)."""
+        self.t += 1
+        self._update(params, grads, n_weights, self.lr if lr is None else lr)
+
+    def _update(self, params: Array, grads: Array, n_weights: int, lr: float) -> None:
+        raise NotImplementedError
+
+
+@dataclass
+class SGD(Optimizer):
+    """Math: v ← μv + g;  θ ← θ − α·v  (Nesterov: θ ← θ − α·(g + μv));
+    with μ = 0 this is the seeds' θ ← θ − α·g."""
+
+    lr: float = 0.01
+    momentum: float = 0.0
+    nesterov: bool = False
+    name: ClassVar[str] = "sgd"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check_number(self.name, "momentum", self.momentum, 0, 1)
+        if self.nesterov and not self.momentum:
+            raise ValueError("sgd: nesterov=True needs a momentum > 0")
+
+    def _update(self, params: Array, grads: Array, n_weights: int, lr: float) -> None:
+        g = self._l2(params, grads, n_weights)
+        if self.momentum:
+            v = self._buffer("velocity", params)
+            v *= self.momentum
+            v += g
+            g = g + self.momentum * v if self.nesterov else v
+        params -= lr * g
+
+
+@dataclass
+class Adam(Optimizer):
+    """Math: m ← β₁m + (1−β₁)g;  v ← β₂v + (1−β₂)g²;
+    θ ← θ − α·m̂ / (√v̂ + ε) with m̂ = m/(1−β₁ᵗ), v̂ = v/(1−β₂ᵗ)  (Kingma & Ba)."""
+
+    lr: float = 0.001
+    beta1: float = 0.9
+    beta2: float = 0.999
+    eps: float = 1e-8
+    name: ClassVar[str] = "adam"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check_number(self.name, "beta1", self.beta1, 0, 1)
+        _check_number(self.name, "beta2", self.beta2, 0, 1)
+        _check_number(self.name, "eps", self.eps, 0, math.inf, lo_open=True)
+
+    def _adam(self, params: Array, g: Array, lr: float) -> None:
+        m = self._buffer("m", params)
+        v = self._buffer("v", params)
+        m *= self.beta1
+        m += (1 - self.beta1) * g
+        v *= self.beta2
+        v += (1 - self.beta2) * g * g
+        m_hat = m / (1 - self.beta1**self.t)
+        v_hat = v / (1 - self.beta2**self.t)
+        params -= lr * m_hat / (np.sqrt(v_hat) + self.eps)
+
+    def _update(self, params: Array, grads: Array, n_weights: int, lr: float) -> None:
+        self._adam(params, self._l2(params, grads, n_weights), lr)
+
+
+@dataclass
+class AdamW(Adam):
+    """Math: W ← W − α·λ·W (decoupled weight decay), then the Adam step on ∂L/∂θ
+    (Loshchilov & Hutter)."""
+
+    weight_decay: float = 0.01
+    name: ClassVar[str] = "adamw"
+
+    def _update(self, params: Array, grads: Array, n_weights: int, lr: float) -> None:
+        if self.weight_decay:
+            params[:n_weights] *= 1 - lr * self.weight_decay
+        self._adam(params, grads, lr)
+
+
+@dataclass
+class RMSprop(Optimizer):
+    """Math: v ← ρv + (1−ρ)g²;  θ ← θ − α·g / (√v + ε)  (Tieleman & Hinton)."""
+
+    lr: float = 0.001
+    rho: float = 0.99
+    eps: float = 1e-8
+    name: ClassVar[str] = "rmsprop"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check_number(self.name, "rho", self.rho, 0, 1)
+        _check_number(self.name, "eps", self.eps, 0, math.inf, lo_open=True)
+
+    def _update(self, params: Array, grads: Array, n_weights: int, lr: float) -> None:
+        g = self._l2(params, grads, n_weights)
+        v = self._buffer("v", params)
+        v *= self.rho
+        v += (1 - self.rho) * g * g
+        params -= lr * g / (np.sqrt(v) + self.eps)
+
+
+OPTIMIZERS: dict[str, type[Optimizer]] = {
+    "sgd": SGD,
+    "adam": Adam,
+    "adamw": AdamW,
+    "rmsprop": RMSprop,
+}
+
+
+def get_optimizer(spec: str | Optimizer, **kwargs: Any) -> Optimizer:
+    """The optimiser named ``spec`` built with ``kwargs``, or ``spec`` itself."""
+    if isinstance(spec, Optimizer):
+        if kwargs:
+            raise ValueError(
+                f"{', '.join(kwargs)} given both as fit() keywords and through the "
+                f"optimizer object {spec!r}; set them on the object only"
+            )
+        return spec
+    if not isinstance(spec, str) or spec not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {spec!r}; known: {', '.join(OPTIMIZERS)}")
+    cls = OPTIMIZERS[spec]
+    allowed = {f for f in cls.__dataclass_fields__ if f not in ("t", "state")}
+    unknown = [k for k in kwargs if k not in allowed]
+    if unknown:
+        raise ValueError(
+            f"optimizer {spec!r} takes no {', '.join(unknown)}; "
+            f"it takes {', '.join(sorted(allowed))}"
+        )
+    return cls(**kwargs)
+
+
+def clip_by_global_norm(grads: Array, max_norm: float) -> float:
+    """Scale ``grads`` in place so that ‖g‖₂ ≤ max_norm; returns the norm before."""
+    _check_number(
+        "clip_by_global_norm", "max_norm", max_norm, 0, math.inf, lo_open=True
+    )
+    norm = float(np.sqrt(np.vdot(grads, grads)))
+    if norm > max_norm:
+        grads *= max_norm / norm
+    return norm
+
+
+# Learning-rate schedules: lr(epoch) from the initial lr, epoch counted from 0.
+
+
+class Schedule:
+    name: ClassVar[str] = "schedule"
+
+    def __call__(self, lr0: float, epoch: int, epochs: int) -> float:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class Constant(Schedule):
+    """Math: α_e = α₀."""
+
+    name: ClassVar[str] = "constant"
+
+    def __call__(self, lr0: float, epoch: int, epochs: int) -> float:
+        return lr0
+
+
+@dataclass(frozen=True)
+class StepDecay(Schedule):
+    """Math: α_e = α₀·γ^⌊e / step_size⌋."""
+
+    step_size: int = 10
+    gamma: float = 0.1
+    name: ClassVar[str] = "step"
+
+    def __post_init__(self) -> None:
+        if isinstance(self.step_size, bool) or not (
+            isinstance(self.step_size, int) and self.step_size > 0
+        ):
+            raise ValueError(
+                f"step: step_size must be a positive integer, got {self.step_size!r}"
+            )
+        _check_number(self.name, "gamma", self.gamma, 0, 1, lo_open=True, hi_open=False)
+
+    def __call__(self, lr0: float, epoch: int, epochs: int) -> float:
+        return lr0 * self.gamma ** (epoch // self.step_size)
+
+
+@dataclass(frozen=True)
+class ExponentialDecay(Schedule):
+    """Math: α_e = α₀·γ^e."""
+
+    gamma: float = 0.95
+    name: ClassVar[str] = "exponential"
+
+    def __post_init__(self) -> None:
+        _check_number(self.name, "gamma", self.gamma, 0, 1, lo_open=True, hi_open=False)
+
+    def __call__(self, lr0: float, epoch: int, epochs: int) -> float:
+        return lr0 * self.gamma**epoch
+
+
+@dataclass(frozen=True)
+class CosineDecay(Schedule):
+    """Math: α_e = α_min + (α₀ − α_min)·(1 + cos(π·e / E))/2 over E epochs."""
+
+    lr_min: float = 0.0
+    name: ClassVar[str] = "cosine"
+
+    def __post_init__(self) -> None:
+        _check_number(self.name, "lr_min", self.lr_min, 0, math.inf)
+
+    def __call__(self, lr0: float, epoch: int, epochs: int) -> float:
+        return (
+            self.lr_min
+            + (lr0 - self.lr_min) * (1 + math.cos(math.pi * epoch / epochs)) / 2
+        )
+
+
+@dataclass(frozen=True)
+class InverseScaling(Schedule):
+    """Math: α_e = α₀ / (e + 1)^p  (scikit-learn's "invscaling", per epoch)."""
+
+    power: float = 0.5
+    name: ClassVar[str] = "inverse_scaling"
+
+    def __post_init__(self) -> None:
+        _check_number(self.name, "power", self.power, 0, math.inf)
+
+    def __call__(self, lr0: float, epoch: int, epochs: int) -> float:
+        return lr0 / (epoch + 1) ** self.power
+
+
+SCHEDULES: dict[str, Callable[[], Schedule]] = {
+    "constant": Constant,
+    "step": StepDecay,
+    "exponential": ExponentialDecay,
+    "cosine": CosineDecay,
+    "inverse_scaling": InverseScaling,
+}
+
+
+def get_schedule(spec: str | Schedule | None) -> Schedule:
+    """The schedule named ``spec`` (None: constant), or ``spec`` itself."""
+    if spec is None:
+        return Constant()
+    if isinstance(spec, Schedule):
+        return spec
+    if isinstance(spec, str) and spec in SCHEDULES:
+        return SCHEDULES[spec]()
+    raise ValueError(f"unknown schedule {spec!r}; known: {', '.join(SCHEDULES)}")

@@ -1,0 +1,311 @@
+"""The training loop: batches, shuffling, validation, early stopping, history.
+
+One step is the seeds' loop body: forward, loss, backward, update. The loss
+recorded for an epoch is the mean over its batches of the loss *before* each
+step, so a full-batch run records exactly the seeds' ``losses`` list.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from numbers import Integral, Real
+from typing import Any
+
+import numpy as np
+
+from .backend import namespace
+from .network import Network
+from .optimizers import Optimizer, clip_by_global_norm, get_optimizer, get_schedule
+
+Array = Any
+Callback = Callable[[Network, int, dict[str, Any]], Any]
+
+
+class StopTraining(Exception):
+    """Raise from a callback to end training after the current epoch."""
+
+
+@dataclass
+class History:
+    """What ``fit`` saw, one entry per epoch (lists index epochs from 0).
+
+    ``loss``: training loss, the mean over the epoch's batches;
+    ``val_loss`` / ``val_metric``: on the validation data (empty without it);
+    ``grad_norms[e][l]``: layer l+1's gradient norm ‖(dW, db)‖₂, averaged over
+    the epoch's steps, to see vanishing or exploding gradients;
+    ``lr``: the learning rate used; ``best_epoch``: the epoch with the lowest
+    monitored loss (validation loss if there is validation data).
+    """
+
+    loss: list[float] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+    val_metric: list[float] = field(default_factory=list)
+    metric: str | None = None
+    grad_norms: list[list[float]] = field(default_factory=list)
+    lr: list[float] = field(default_factory=list)
+    best_epoch: int | None = None
+    stopped_early: bool = False
+
+    @property
+    def epochs(self) -> int:
+        """The number of epochs run."""
+        return len(self.loss)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain lists and numbers, ready for JSON."""
+        return asdict(self)
+
+
+def accuracy(Y_hat: Array, Y: Array) -> float:
+    """Share of samples whose class is right: the argmax of each row when there
+    are several outputs (softmax), ŷ > ½ for a single output."""
+    if Y.shape[1] == 1:
+        return float(np.mean((Y_hat > 0.5) == (Y > 0.5)))
+    return float(np.mean(Y_hat.argmax(axis=1) == Y.argmax(axis=1)))
+
+
+def multilabel_accuracy(Y_hat: Array, Y: Array) -> float:
+    """Share of samples with every output right at the ½ threshold."""
+    return float(np.mean(np.all((Y_hat > 0.5) == (Y > 0.5), axis=1)))
+
+
+def r2(Y_hat: Array, Y: Array) -> float:
+    """Coefficient of determination, averaged over outputs (as scikit-learn)."""
+    ss_res = ((Y - Y_hat) ** 2).sum(axis=0)
+    ss_tot = ((Y - Y.mean(axis=0)) ** 2).sum(axis=0)
+    # a constant target column scores 1 if predicted exactly, else 0
+    safe = np.where(ss_tot > 0, ss_tot, 1)
+    per_output = np.where(ss_tot > 0, 1 - ss_res / safe, (ss_res == 0).astype(float))
+    return float(np.mean(per_output))
+
+
+def _metric(
+    net: Network, metric: str | Callable[..., float] | None
+) -> tuple[str | None, Callable[[Array, Array], float] | None]:
+    if metric is None or callable(metric):
+        return (getattr(metric, "__name__", "metric") if metric else None), metric
+    if metric == "auto":
+        if net.loss_function.name in ("cross_entropy", "binary_cross_entropy"):
+            metric = "accuracy"
+        else:
+            metric = "r2"
+    if metric == "accuracy":
+        multi = net.activations[-1].name != "softmax" and net.layer_sizes[-1] > 1
+        return "accuracy", multilabel_accuracy if multi else accuracy
+    if metric == "r2":
+        return "r2", r2
+    raise ValueError(
+        f"unknown metric {metric!r}; known: 'auto', 'accuracy', 'r2', None, "
+        "or a function (Y_hat, Y) -> float"
+    )
+
+
+def _positive_int(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def _non_negative(name: str, value: Any, positive: bool = False) -> float:
+    ok = (
+        isinstance(value, Real) and not isinstance(value, bool) and math.isfinite(value)
+    )
+    if not ok or value < 0 or (positive and value == 0):
+        kind = "positive" if positive else "non-negative"
+        raise ValueError(f"{name} must be a {kind} number, got {value!r}")
+    return float(value)
+
+
+def _validation_split(
+    net: Network, X: Array, Y: Array, validation_data: Any, fraction: Any
+) -> tuple[Array, Array, Array | None, Array | None]:
+    if validation_data is not None and fraction is not None:
+        raise ValueError("give validation_data or validation_fraction, not both")
+    if validation_data is not None:
+        if not (isinstance(validation_data, Sequence) and len(validation_data) == 2):
+            raise ValueError("validation_data must be a pair (X_val, Y_val)")
+        try:
+            Xv, Yv = net.check_XY(*validation_data)
+        except ValueError as e:
+            raise ValueError(f"validation_data: {e}") from None
+        return X, Y, Xv, Yv
+    if fraction is None:
+        return X, Y, None, None
+    if (
+        isinstance(fraction, bool)
+        or not isinstance(fraction, (int, float))
+        or not (0 < fraction < 1)
+    ):
+        raise ValueError(f"validation_fraction must be in (0, 1), got {fraction!r}")
+    n_val = max(1, round(fraction * len(X)))
+    if n_val >= len(X):
+        raise ValueError(
+            f"validation_fraction={fraction} of {len(X)} samples "
+            "leaves none to train on"
+        )
+    order = net.rng.permutation(len(X))
+    val, train = order[:n_val], order[n_val:]
+    return (
+        X.take(train, axis=0),
+        Y.take(train, axis=0),
+        X.take(val, axis=0),
+        Y.take(val, axis=0),
+    )
+
+
+def fit(
+    net: Network,
+    X: Any,
+    Y: Any,
+    *,
+    epochs: int = 1000,
+    optimizer: str | Optimizer = "sgd",
+    lr: float | None = None,
+    batch_size: int | None = None,
+    verbose: bool | int = False,
+    momentum: float | None = None,
+    nesterov: bool | None = None,
+    weight_decay: float | None = None,
+    schedule: Any = None,
+    clip_norm: float | None = None,
+    validation_data: tuple[Any, Any] | None = None,
+    validation_fraction: float | None = None,
+    early_stopping: bool = False,
+    patience: int = 10,
+    min_delta: float = 0.0,
+    shuffle: bool = True,
+    metric: str | Callable[[Array, Array], float] | None = "auto",
+    callbacks: Sequence[Callback] = (),
+) -> History:
+    """Train ``net`` in place on X (m, n_0), Y (m, n_L); returns the History.
+
+    Args:
+        epochs: passes over the training data.
+        optimizer: ``"sgd"``, ``"adam"``, ``"adamw"``, ``"rmsprop"`` or an
+            :class:`~nlayer.optimizers.Optimizer` (then set its options on it).
+        lr: learning rate (default: the optimiser's, 0.01 for SGD, 0.001 else).
+        batch_size: ``None`` for full-batch gradient descent, as in the seeds;
+            otherwise mini-batches, reshuffled every epoch when ``shuffle``.
+        verbose: print progress about ten times per run (an int: every n epochs).
+        momentum, nesterov: SGD's; weight_decay: L2 on the weights (AdamW:
+            decoupled). Unset means the optimiser's default (none).
+        schedule: learning-rate schedule per epoch, a name from
+            :data:`~nlayer.optimizers.SCHEDULES` or a Schedule object.
+        clip_norm: rescale each step's gradient to at most this global L2 norm.
+        validation_data / validation_fraction: data scored after each epoch
+            (a fraction is split off at random, using the network's RNG).
+        early_stopping: stop once the monitored loss (validation loss, else
+            training loss) has not improved by ``min_delta`` for ``patience``
+            epochs, and restore the weights of the best epoch.
+        metric: validation metric: "auto" (accuracy for cross-entropy losses,
+            R² otherwise), "accuracy", "r2", a function (Ŷ, Y) -> float or None.
+        callbacks: functions ``(net, epoch, logs)`` called after every epoch;
+            raise :class:`StopTraining` in one to stop.
+    """
+    epochs = _positive_int("epochs", epochs)
+    if batch_size is not None:
+        batch_size = _positive_int("batch_size", batch_size)
+    patience = _positive_int("patience", patience)
+    min_delta = _non_negative("min_delta", min_delta)
+    if clip_norm is not None:
+        clip_norm = _non_negative("clip_norm", clip_norm, positive=True)
+    if not isinstance(verbose, (bool, Integral)) or verbose < 0:
+        raise ValueError(
+            f"verbose must be True, False or a positive integer, got {verbose!r}"
+        )
+    X, Y = net.check_XY(X, Y)
+    X, Y, Xv, Yv = _validation_split(net, X, Y, validation_data, validation_fraction)
+    given = {
+        "lr": lr,
+        "momentum": momentum,
+        "nesterov": nesterov,
+        "weight_decay": weight_decay,
+    }
+    opt = get_optimizer(optimizer, **{k: v for k, v in given.items() if v is not None})
+    sched = get_schedule(schedule)
+    metric_name, metric_fn = _metric(net, metric)
+    callbacks = list(callbacks)
+
+    m, L = len(X), net.n_layers
+    bs = m if batch_size is None else min(batch_size, m)
+    # one full batch: order cannot change the sum, so keep X as it is (no copy)
+    shuffle = shuffle and bs < m
+    grads = namespace(net.params).empty_like(net.params)
+    dW, db = net.split(grads)
+    history = History(metric=metric_name)
+    best, best_params, waited = math.inf, None, 0
+    every = max(1, epochs // 10) if verbose is True else int(verbose)
+
+    for epoch in range(epochs):
+        lr = sched(opt.lr, epoch, epochs)
+        order = net.rng.permutation(m) if shuffle else None
+        total, norms, steps = 0.0, np.zeros(L), 0
+        for start in range(0, m, bs):
+            if order is None:
+                Xb, Yb = X[start : start + bs], Y[start : start + bs]
+            else:
+                idx = order[start : start + bs]
+                Xb, Yb = X.take(idx, axis=0), Y.take(idx, axis=0)
+            Z, H = net._forward_pass(Xb)
+            total += net._loss_value(Z[-1], H[-1], Yb) * len(Xb)
+            net.backward(Z, H, Yb, out=grads)
+            norms += [
+                math.sqrt(np.vdot(dW[l], dW[l]) + np.vdot(db[l], db[l]))
+                for l in range(L)
+            ]
+            steps += 1
+            if clip_norm is not None:
+                clip_by_global_norm(grads, clip_norm)
+            opt.step(net.params, grads, net.n_weights, lr)
+
+        history.loss.append(total / m)
+        history.grad_norms.append((norms / steps).tolist())
+        history.lr.append(lr)
+        logs: dict[str, Any] = {
+            "epoch": epoch,
+            "loss": history.loss[-1],
+            "lr": lr,
+            "grad_norms": history.grad_norms[-1],
+        }
+        monitored = history.loss[-1]
+        if Xv is not None:
+            Zv, Hv = net._forward_pass(Xv)
+            history.val_loss.append(net._loss_value(Zv[-1], Hv[-1], Yv))
+            logs["val_loss"] = monitored = history.val_loss[-1]
+            if metric_fn is not None:
+                history.val_metric.append(float(metric_fn(Hv[-1], Yv)))
+                logs[f"val_{metric_name}"] = history.val_metric[-1]
+
+        if monitored < best - min_delta:
+            best, waited, history.best_epoch = monitored, 0, epoch
+            if early_stopping:
+                best_params = net.params.copy()
+        else:
+            waited += 1
+            history.stopped_early = early_stopping and waited >= patience
+
+        stop = history.stopped_early
+        for callback in callbacks:
+            try:
+                callback(net, epoch, logs)
+            except StopTraining:
+                stop = True
+        if every and (
+            (epoch + 1) % every == 0 or epoch == 0 or stop or epoch == epochs - 1
+        ):
+            _print_progress(epoch, epochs, logs)
+        if stop:
+            break
+
+    if best_params is not None:
+        net.params[...] = best_params
+    return history
+
+
+def _print_progress(epoch: int, epochs: int, logs: dict[str, Any]) -> None:
+    width = len(str(epochs))
+    parts = [f"epoch {epoch + 1:>{width}}/{epochs}", f"loss {logs['loss']:.6g}"]
+    parts += [f"{k} {v:.6g}" for k, v in logs.items() if k.startswith("val_")]
+    print("  ".join(parts), flush=True)

@@ -1,0 +1,63 @@
+"""The package's shape: the core needs NumPy only, and imports point down."""
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import nlayer
+
+SRC = Path(nlayer.__file__).parent
+
+# module -> the nlayer modules it may import (DESIGN: arrows point down)
+ALLOWED = {
+    "backend": set(),
+    "initializers": set(),
+    "activations": {"backend"},
+    "losses": {"backend"},
+    "optimizers": {"backend"},
+    "network": {
+        "activations",
+        "backend",
+        "initializers",
+        "losses",
+        "training",
+    },  # training: only inside Network.fit, a lazy import
+    "training": {"backend", "network", "optimizers"},
+    "gradcheck": {"network"},
+}
+STDLIB = set(sys.stdlib_module_names)
+
+
+def imports_of(path):
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:  # from .x import y
+                found.add(("nlayer", node.module or ""))
+            else:
+                found.add((node.module.split(".")[0], node.module))
+        elif isinstance(node, ast.Import):
+            found.update((a.name.split(".")[0], a.name) for a in node.names)
+    return found
+
+
+def test_core_modules_import_downwards_and_numpy_only():
+    for module, allowed in ALLOWED.items():
+        for top, name in imports_of(SRC / f"{module}.py"):
+            if top == "nlayer":
+                assert name.split(".")[0] in allowed, f"{module} imports {name}"
+            else:
+                assert top in STDLIB or top == "numpy", f"{module} imports {name}"
+
+
+def test_import_nlayer_loads_no_heavy_dependency():
+    code = (
+        "import sys, nlayer; "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & "
+        "{'torch', 'sklearn', 'scipy', 'matplotlib', 'pandas'}))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[]"
