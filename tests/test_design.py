@@ -12,10 +12,11 @@ SRC = Path(nlayer.__file__).parent
 # module -> the nlayer modules it may import (DESIGN: arrows point down)
 ALLOWED = {
     "backend": set(),
-    "initializers": set(),
-    "activations": {"backend"},
-    "losses": {"backend"},
-    "optimizers": {"backend"},
+    "registry": set(),
+    "initializers": {"registry"},
+    "activations": {"backend", "registry"},
+    "losses": {"backend", "registry"},
+    "optimizers": {"backend", "registry"},
     "network": {
         "activations",
         "backend",

@@ -27,5 +27,6 @@ def test_every_cited_line_holds_the_code_shown():
             ]
             raise AssertionError(
                 f"docs/math.md cites {row['file']}:{row['line']} for "
-                f"`{row['code']}`, which is now at line(s) {now_at}"
+                f"`{row['code']}`, which is now at line(s) {now_at}: "
+                "run python docs/update_math_lines.py"
             )

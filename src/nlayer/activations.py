@@ -19,6 +19,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from .registry import as_object, lookup
+
 Array = Any  # an array of the backend's namespace (a NumPy ndarray today)
 
 
@@ -290,26 +292,9 @@ class _Custom(Activation):
 def get_activation(spec: str | Any) -> Activation:
     """The activation named ``spec``, or ``spec`` itself as an :class:`Activation`."""
     if isinstance(spec, str):
-        if spec not in ACTIVATIONS:
-            raise ValueError(
-                f"unknown activation {spec!r}; known: {', '.join(ACTIVATIONS)} "
-                "(or pass an object with forward(z) and derivative(z, h))"
-            )
-        return get_activation(ACTIVATIONS[spec]())
-    if isinstance(spec, Activation):
-        return spec
-    if isinstance(spec, type):
-        raise TypeError(
-            f"pass an activation instance, e.g. {spec.__name__}(), not the class"
-        )
-    if callable(getattr(spec, "forward", None)) and callable(
-        getattr(spec, "derivative", None)
-    ):
-        return _Custom(spec)
-    raise TypeError(
-        "an activation is a name or an object with forward(z) and derivative(z, h); "
-        f"got {spec!r}"
-    )
+        hint = " (or pass an object with forward(z) and derivative(z, h))"
+        spec = lookup(ACTIVATIONS, spec, "activation", hint)()
+    return as_object(spec, Activation, ("forward", "derivative"), _Custom)
 
 
 _BUILTIN = frozenset(ACTIVATIONS.values())

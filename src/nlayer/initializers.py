@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from .registry import lookup
+
 Initializer = Callable[[np.random.Generator, int, int], np.ndarray]
 
 
@@ -67,11 +69,7 @@ INITIALIZERS: dict[str, Initializer] = {
 def get_initializer(spec: str | Initializer) -> Initializer:
     """The initialiser named ``spec``, or ``spec`` itself if it is callable."""
     if isinstance(spec, str):
-        if spec not in INITIALIZERS:
-            raise ValueError(
-                f"unknown initializer {spec!r}; known: {', '.join(INITIALIZERS)}"
-            )
-        return INITIALIZERS[spec]
+        return lookup(INITIALIZERS, spec, "initializer")
     if callable(spec):
         return spec
     raise TypeError(

@@ -18,6 +18,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from .registry import as_object, lookup
+
 Array = Any
 
 
@@ -222,24 +224,9 @@ class _Custom(Loss):
 def get_loss(spec: str | Any) -> Loss:
     """The loss named ``spec``, or ``spec`` itself as a :class:`Loss`."""
     if isinstance(spec, str):
-        if spec not in LOSSES:
-            raise ValueError(
-                f"unknown loss {spec!r}; known: {', '.join(LOSSES)} "
-                "(or pass an object with value(Y_hat, Y) and gradient(Y_hat, Y))"
-            )
-        return LOSSES[spec]()
-    if isinstance(spec, Loss):
-        return spec
-    if isinstance(spec, type):
-        raise TypeError(f"pass a loss instance, e.g. {spec.__name__}(), not the class")
-    if callable(getattr(spec, "value", None)) and callable(
-        getattr(spec, "gradient", None)
-    ):
-        return _Custom(spec)
-    raise TypeError(
-        "a loss is a name or an object with value(Y_hat, Y) and gradient(Y_hat, Y); "
-        f"got {spec!r}"
-    )
+        hint = " (or pass an object with value(Y_hat, Y) and gradient(Y_hat, Y))"
+        spec = lookup(LOSSES, spec, "loss", hint)()
+    return as_object(spec, Loss, ("value", "gradient"), _Custom)
 
 
 _BUILTIN = frozenset(LOSSES.values())

@@ -20,6 +20,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from .registry import lookup
+
 Array = Any
 
 
@@ -194,9 +196,7 @@ def get_optimizer(spec: str | Optimizer, **kwargs: Any) -> Optimizer:
                 f"optimizer object {spec!r}; set them on the object only"
             )
         return spec
-    if not isinstance(spec, str) or spec not in OPTIMIZERS:
-        raise ValueError(f"unknown optimizer {spec!r}; known: {', '.join(OPTIMIZERS)}")
-    cls = OPTIMIZERS[spec]
+    cls = lookup(OPTIMIZERS, spec, "optimizer")
     allowed = {f for f in cls.__dataclass_fields__ if f not in ("t", "state")}
     unknown = [k for k in kwargs if k not in allowed]
     if unknown:
@@ -319,6 +319,4 @@ def get_schedule(spec: str | Schedule | None) -> Schedule:
         return Constant()
     if isinstance(spec, Schedule):
         return spec
-    if isinstance(spec, str) and spec in SCHEDULES:
-        return SCHEDULES[spec]()
-    raise ValueError(f"unknown schedule {spec!r}; known: {', '.join(SCHEDULES)}")
+    return lookup(SCHEDULES, spec, "schedule")()
