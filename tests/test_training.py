@@ -234,3 +234,49 @@ def test_weights_are_views_of_one_buffer():
         net.weights[1] = np.ones((8, 10))
     with pytest.raises(TypeError, match="number of layers is fixed"):
         net.weights.append(np.ones(3))
+
+
+def test_ctrl_c_in_a_step_restores_the_last_completed_epoch(monkeypatch):
+    X, Y = squares_data()
+    net = seed_net()
+    after_epoch = []
+    opt = nlayer.optimizers.SGD(lr=0.01)
+    real_step, calls = opt.step, []
+
+    def step(params, grads, n_weights, lr=None):
+        calls.append(1)
+        if len(calls) == 3 * 4 + 2:  # epoch 4 (index 3), third batch
+            params[:5] = 1e6  # half an update: the state Ctrl-C can leave behind
+            raise KeyboardInterrupt
+        real_step(params, grads, n_weights, lr)
+
+    monkeypatch.setattr(opt, "step", step)
+    with pytest.raises(nlayer.TrainingInterrupted) as info:
+        net.fit(
+            X,
+            Y,
+            epochs=10,
+            optimizer=opt,
+            batch_size=25,
+            callbacks=[lambda net, e, logs: after_epoch.append(net.params.copy())],
+        )
+    assert isinstance(info.value, KeyboardInterrupt)  # scripts still stop on Ctrl-C
+    assert info.value.history.epochs == 3
+    np.testing.assert_array_equal(net.params, after_epoch[-1])
+    assert "after 3 completed epoch(s)" in str(info.value)
+
+
+def test_ctrl_c_in_a_callback_keeps_that_epoch():
+    X, Y = squares_data()
+    net = seed_net()
+
+    def interrupt(net, epoch, logs):
+        if epoch == 1:
+            raise KeyboardInterrupt
+
+    with pytest.raises(nlayer.TrainingInterrupted) as info:
+        net.fit(X, Y, epochs=10, lr=0.01, callbacks=[interrupt])
+    assert info.value.history.epochs == 2
+    reference = seed_net()
+    reference.fit(X, Y, epochs=2, lr=0.01)
+    np.testing.assert_array_equal(net.params, reference.params)

@@ -5,23 +5,26 @@
 >>> net.summary(batch_size=100)  # doctest: +SKIP
 """
 
+__version__ = "0.1.0"
+
 from . import activations, initializers, losses, optimizers
 from .activations import Activation, check_activation, register_activation
 from .gradcheck import gradcheck, gradcheck_layers, numeric_gradient
-from .losses import Loss, check_loss
+from .io import ModelFileError, load, save
+from .losses import Loss, check_loss, register_loss
 from .network import Network
 from .optimizers import Optimizer
-from .training import History, StopTraining, fit
-
-__version__ = "0.1.0"
+from .training import History, StopTraining, TrainingInterrupted, fit
 
 __all__ = [
     "Activation",
     "History",
     "Loss",
+    "ModelFileError",
     "Network",
     "Optimizer",
     "StopTraining",
+    "TrainingInterrupted",
     "activations",
     "check_activation",
     "check_loss",
@@ -29,9 +32,12 @@ __all__ = [
     "gradcheck",
     "gradcheck_layers",
     "initializers",
+    "load",
     "losses",
     "numeric_gradient",
     "optimizers",
     "register_activation",
+    "register_loss",
+    "save",
     "__version__",
 ]

@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .registry import as_object, lookup
+from .registry import as_object, lookup, register
 
 Array = Any  # an array of the backend's namespace (a NumPy ndarray today)
 
@@ -255,17 +255,10 @@ ACTIVATIONS: dict[str, Callable[[], Activation]] = {
 
 
 def register_activation(
-    name: str, factory: Callable[[], Any], *, overwrite: bool = False
+    name: str, factory: Callable[..., Any], *, overwrite: bool = False
 ) -> None:
     """Make ``factory()`` available by ``name`` (also what saved models refer to)."""
-    if not isinstance(name, str) or not name:
-        raise ValueError(f"an activation name must be a non-empty string, got {name!r}")
-    if name in ACTIVATIONS and not overwrite:
-        raise ValueError(
-            f"activation {name!r} is already registered; "
-            "pass overwrite=True to replace it"
-        )
-    ACTIVATIONS[name] = factory
+    register(ACTIVATIONS, name, factory, "activation", get_activation, overwrite)
 
 
 class _Custom(Activation):
@@ -283,7 +276,8 @@ class _Custom(Activation):
         return self.fn.derivative(z, h)
 
     def params(self) -> dict[str, float]:
-        return {}
+        params = getattr(self.fn, "params", None)
+        return dict(params()) if callable(params) else {}
 
     def __repr__(self) -> str:
         return repr(self.fn)

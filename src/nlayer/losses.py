@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .registry import as_object, lookup
+from .registry import as_object, lookup, register
 
 Array = Any
 
@@ -199,6 +199,13 @@ LOSSES: dict[str, Callable[[], Loss]] = {
 }
 
 
+def register_loss(
+    name: str, factory: Callable[..., Any], *, overwrite: bool = False
+) -> None:
+    """Make ``factory()`` available by ``name`` (also what saved models refer to)."""
+    register(LOSSES, name, factory, "loss", get_loss, overwrite)
+
+
 class _Custom(Loss):
     """Adapts a user object with ``value(Y_hat, Y)`` and ``gradient(Y_hat, Y)``."""
 
@@ -216,6 +223,10 @@ class _Custom(Loss):
         check = getattr(self.fn, "check_targets", None)
         if callable(check):
             check(Y)
+
+    def params(self) -> dict[str, float]:
+        params = getattr(self.fn, "params", None)
+        return dict(params()) if callable(params) else {}
 
     def __repr__(self) -> str:
         return repr(self.fn)

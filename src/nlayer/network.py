@@ -449,10 +449,14 @@ class Network:
         )
 
     def __repr__(self) -> str:
-        acts = [a.name if not a.params() else repr(a) for a in self.activations]
+        acts = ", ".join(
+            repr(a) if a.params() else repr(a.name) for a in self.activations
+        )
+        loss = self.loss_function
         return (
-            f"Network({list(self.layer_sizes)}, {acts}, "
-            f"loss={self.loss_function.name!r}, dtype='{self.dtype}')"
+            f"Network({list(self.layer_sizes)}, [{acts}], "
+            f"loss={repr(loss) if loss.params() else repr(loss.name)}, "
+            f"dtype='{self.dtype}')"
         )
 
 

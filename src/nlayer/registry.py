@@ -3,7 +3,7 @@ optimisers and schedules: a user names a piece by string or passes an object."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, MutableMapping
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -31,3 +31,32 @@ def as_object(
         return adapter(spec)
     wanted = " and ".join(f"{m}()" for m in methods)
     raise TypeError(f"a {kind} is a name or an object with {wanted}; got {spec!r}")
+
+
+def register(
+    registry: MutableMapping[str, Callable[..., Any]],
+    name: str,
+    factory: Callable[..., Any],
+    kind: str,
+    resolve: Callable[[Any], Any],
+    overwrite: bool = False,
+) -> None:
+    """Add ``factory`` under ``name``; what it builds must carry that name, so
+    that a model file naming it means the same thing when it is read back."""
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"a {kind} name must be a non-empty string, got {name!r}")
+    if name in registry and not overwrite:
+        raise ValueError(
+            f"{kind} {name!r} is already registered; pass overwrite=True to replace it"
+        )
+    try:
+        built = resolve(factory())
+    except TypeError:
+        built = None  # a factory that needs parameters: nothing to compare
+    if built is not None and built.name != name:
+        raise ValueError(
+            f"the factory registered as {kind} {name!r} builds one named "
+            f"{built.name!r}; register it under {built.name!r} or give it "
+            f"name = {name!r}"
+        )
+    registry[name] = factory

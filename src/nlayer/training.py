@@ -27,6 +27,18 @@ class StopTraining(Exception):
     """Raise from a callback to end training after the current epoch."""
 
 
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C during ``fit``: the network holds the weights of the last completed
+    epoch (``history.epochs`` of them), and ``history`` is what ``fit`` saw."""
+
+    def __init__(self, history: History) -> None:
+        super().__init__(
+            f"training interrupted after {history.epochs} completed epoch(s); "
+            "the network holds the weights of the last one"
+        )
+        self.history = history
+
+
 @dataclass
 class History:
     """What ``fit`` saw, one entry per epoch (lists index epochs from 0).
@@ -238,70 +250,83 @@ def fit(
     best, best_params, waited = math.inf, None, 0
     every = max(1, epochs // 10) if verbose is True else int(verbose)
 
-    for epoch in range(epochs):
-        lr = sched(opt.lr, epoch, epochs)
-        order = net.rng.permutation(m) if shuffle else None
-        total, norms, steps = 0.0, np.zeros(L), 0
-        for start in range(0, m, bs):
-            if order is None:
-                Xb, Yb = X[start : start + bs], Y[start : start + bs]
+    completed = net.params.copy()  # the weights after the last completed epoch
+    try:
+        for epoch in range(epochs):
+            lr = sched(opt.lr, epoch, epochs)
+            order = net.rng.permutation(m) if shuffle else None
+            total, norms, steps = 0.0, np.zeros(L), 0
+            for start in range(0, m, bs):
+                if order is None:
+                    Xb, Yb = X[start : start + bs], Y[start : start + bs]
+                else:
+                    idx = order[start : start + bs]
+                    Xb, Yb = X.take(idx, axis=0), Y.take(idx, axis=0)
+                Z, H = net._forward_pass(Xb)
+                total += net._loss_value(Z[-1], H[-1], Yb) * len(Xb)
+                net.backward(Z, H, Yb, out=grads)
+                norms += [
+                    math.sqrt(np.vdot(dW[l], dW[l]) + np.vdot(db[l], db[l]))
+                    for l in range(L)
+                ]
+                steps += 1
+                if clip_norm is not None:
+                    clip_by_global_norm(grads, clip_norm)
+                opt.step(net.params, grads, net.n_weights, lr)
+
+            logs: dict[str, Any] = {
+                "epoch": epoch,
+                "loss": total / m,
+                "lr": lr,
+                "grad_norms": (norms / steps).tolist(),
+            }
+            if Xv is not None:
+                Zv, Hv = net._forward_pass(Xv)
+                logs["val_loss"] = net._loss_value(Zv[-1], Hv[-1], Yv)
+                if metric_fn is not None:
+                    logs[f"val_{metric_name}"] = float(metric_fn(Hv[-1], Yv))
+            _record(history, logs, metric_name)
+            completed[...] = net.params
+
+            monitored = logs.get("val_loss", logs["loss"])
+            if monitored < best - min_delta:
+                best, waited, history.best_epoch = monitored, 0, epoch
+                if early_stopping:
+                    best_params = net.params.copy()
             else:
-                idx = order[start : start + bs]
-                Xb, Yb = X.take(idx, axis=0), Y.take(idx, axis=0)
-            Z, H = net._forward_pass(Xb)
-            total += net._loss_value(Z[-1], H[-1], Yb) * len(Xb)
-            net.backward(Z, H, Yb, out=grads)
-            norms += [
-                math.sqrt(np.vdot(dW[l], dW[l]) + np.vdot(db[l], db[l]))
-                for l in range(L)
-            ]
-            steps += 1
-            if clip_norm is not None:
-                clip_by_global_norm(grads, clip_norm)
-            opt.step(net.params, grads, net.n_weights, lr)
+                waited += 1
+                history.stopped_early = early_stopping and waited >= patience
 
-        history.loss.append(total / m)
-        history.grad_norms.append((norms / steps).tolist())
-        history.lr.append(lr)
-        logs: dict[str, Any] = {
-            "epoch": epoch,
-            "loss": history.loss[-1],
-            "lr": lr,
-            "grad_norms": history.grad_norms[-1],
-        }
-        monitored = history.loss[-1]
-        if Xv is not None:
-            Zv, Hv = net._forward_pass(Xv)
-            history.val_loss.append(net._loss_value(Zv[-1], Hv[-1], Yv))
-            logs["val_loss"] = monitored = history.val_loss[-1]
-            if metric_fn is not None:
-                history.val_metric.append(float(metric_fn(Hv[-1], Yv)))
-                logs[f"val_{metric_name}"] = history.val_metric[-1]
-
-        if monitored < best - min_delta:
-            best, waited, history.best_epoch = monitored, 0, epoch
-            if early_stopping:
-                best_params = net.params.copy()
-        else:
-            waited += 1
-            history.stopped_early = early_stopping and waited >= patience
-
-        stop = history.stopped_early
-        for callback in callbacks:
-            try:
-                callback(net, epoch, logs)
-            except StopTraining:
-                stop = True
-        if every and (
-            (epoch + 1) % every == 0 or epoch == 0 or stop or epoch == epochs - 1
-        ):
-            _print_progress(epoch, epochs, logs)
-        if stop:
-            break
+            stop = history.stopped_early
+            for callback in callbacks:
+                try:
+                    callback(net, epoch, logs)
+                except StopTraining:
+                    stop = True
+            if every and (
+                (epoch + 1) % every == 0 or epoch == 0 or stop or epoch == epochs - 1
+            ):
+                _print_progress(epoch, epochs, logs)
+            if stop:
+                break
+    except KeyboardInterrupt:
+        # a step may have been cut halfway: go back to a state the history describes
+        net.params[...] = completed
+        raise TrainingInterrupted(history) from None
 
     if best_params is not None:
         net.params[...] = best_params
     return history
+
+
+def _record(history: History, logs: dict[str, Any], metric_name: str | None) -> None:
+    history.loss.append(logs["loss"])
+    history.grad_norms.append(logs["grad_norms"])
+    history.lr.append(logs["lr"])
+    if "val_loss" in logs:
+        history.val_loss.append(logs["val_loss"])
+    if f"val_{metric_name}" in logs:
+        history.val_metric.append(logs[f"val_{metric_name}"])
 
 
 def _print_progress(epoch: int, epochs: int, logs: dict[str, Any]) -> None:
