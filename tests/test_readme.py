@@ -3,6 +3,8 @@
 import re
 from pathlib import Path
 
+import pytest
+
 import nlayer
 
 README = (Path(__file__).parent.parent / "README.md").read_text()
@@ -27,5 +29,30 @@ def test_quick_start_has_exactly_two_commands():
     block = README.split("## Quick start", 1)[1].split("```sh\n", 1)[1].split("```")[0]
     lines = block.strip().splitlines()
     assert len(lines) == 2
-    assert lines[0].startswith("pip install ") and "python" in lines[0]
+    assert lines[0].startswith("pip install ") and "nlayer train" in lines[0]
     assert "[test]" in lines[1] and "pytest" in lines[1]
+
+
+def test_readme_cli_transcript_is_what_nlayer_train_prints(tmp_path):
+    pytest.importorskip("sklearn")
+    pytest.importorskip("matplotlib")
+    import re
+    import subprocess
+    import sys
+
+    transcript = README.split("$ nlayer train\n", 1)[1].split("```")[0]
+    run = subprocess.run(
+        [sys.executable, "-m", "nlayer", "train", "--out", "run"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr
+    for line in transcript.splitlines()[:5]:  # the header and the start of the template
+        assert line in run.stdout
+    claim = re.search(r"trained (\d+) epochs .* accuracy: ([\d.]+)%", transcript)
+    real = re.search(r"trained (\d+) epochs .* accuracy: ([\d.]+)%", run.stdout)
+    # the same run; allow for another BLAS summing in another order
+    assert abs(int(claim[1]) - int(real[1])) <= 5
+    assert abs(float(claim[2]) - float(real[2])) <= 1.5

@@ -171,7 +171,7 @@ def dataset_for_prediction(
 # -- built-in data sets ----------------------------------------------------------
 
 
-def _sklearn(loader: str, name: str, task: str) -> Dataset:
+def _sklearn(loader: str, name: str, task: str, target: str) -> Dataset:
     try:
         from sklearn import datasets
     except ImportError:  # pragma: no cover - depends on the installation
@@ -188,7 +188,7 @@ def _sklearn(loader: str, name: str, task: str) -> Dataset:
         y = np.array([names[i] for i in bunch.target])
     else:
         y = bunch.target.astype(np.float64)
-    return Dataset(name, bunch.data.astype(np.float64), y, features, "target", task)
+    return Dataset(name, bunch.data.astype(np.float64), y, features, target, task)
 
 
 def seed_squares(m: int = 100, seed: int = 42) -> Dataset:
@@ -201,13 +201,15 @@ def seed_squares(m: int = 100, seed: int = 42) -> Dataset:
 
 
 DATASETS = {
-    "digits": lambda: _sklearn("load_digits", "digits", "classification"),
-    "iris": lambda: _sklearn("load_iris", "iris", "classification"),
-    "wine": lambda: _sklearn("load_wine", "wine", "classification"),
+    "digits": lambda: _sklearn("load_digits", "digits", "classification", "digit"),
+    "iris": lambda: _sklearn("load_iris", "iris", "classification", "species"),
+    "wine": lambda: _sklearn("load_wine", "wine", "classification", "cultivar"),
     "breast-cancer": lambda: _sklearn(
-        "load_breast_cancer", "breast-cancer", "classification"
+        "load_breast_cancer", "breast-cancer", "classification", "diagnosis"
     ),
-    "diabetes": lambda: _sklearn("load_diabetes", "diabetes", "regression"),
+    "diabetes": lambda: _sklearn(
+        "load_diabetes", "diabetes", "regression", "progression"
+    ),
     "seed-squares": seed_squares,
 }
 

@@ -1,0 +1,315 @@
+"""The nlayer command end to end, through a subprocess as a user runs it."""
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+import nlayer
+from nlayer.io import load_model
+
+pytest.importorskip("sklearn", reason="the built-in data sets need scikit-learn")
+pytest.importorskip("matplotlib", reason="nlayer train draws plots with matplotlib")
+
+RUN_FILES = {
+    "model.safetensors",
+    "history.json",
+    "history.csv",
+    "loss.png",
+    "gradients.png",
+}
+
+
+def nlayer_cmd(*args, cwd, check_rc=0, timeout=120):
+    result = subprocess.run(
+        [sys.executable, "-m", "nlayer", *map(str, args)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if check_rc is not None:
+        assert result.returncode == check_rc, result.stdout + result.stderr
+    return result
+
+
+def write_csv(path, header, rows):
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+@pytest.fixture(scope="module")
+def tables(tmp_path_factory):
+    """A classification and a regression CSV file with known structure."""
+    d = tmp_path_factory.mktemp("tables")
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(240, 3))
+    label = np.where(
+        X[:, 0] + X[:, 1] > 0.3, "high", np.where(X[:, 2] > 0, "mid", "low")
+    )
+    price = 3 * X[:, 0] - X[:, 1] + 0.5 * X[:, 2] + rng.normal(scale=0.05, size=240)
+    cls = write_csv(
+        d / "flowers.csv",
+        ["id", "a", "b", "c", "kind"],
+        [[i, *X[i], label[i]] for i in range(240)],
+    )
+    reg = write_csv(
+        d / "houses.csv",
+        ["a", "b", "c", "price"],
+        [[*X[i], price[i]] for i in range(240)],
+    )
+    return cls, reg
+
+
+def test_default_train_on_digits(tmp_path):
+    r = nlayer_cmd("train", "--epochs", "3", "--no-early-stopping", cwd=tmp_path)
+    assert "nlayer train: digits (1797 samples, 64 features, 10 classes)" in r.stdout
+    assert "dW1 = H0.T @ dZ1 / m" in r.stdout  # the dimension-tracking summary
+    assert "epoch 1/3" in r.stdout  # progress as plain lines: stdout is not a terminal
+    assert "\x1b[" not in r.stdout  # and no terminal escape codes
+    accuracy = float(r.stdout.split("held-out accuracy: ")[1].split("%")[0])
+    assert accuracy > 80
+    [run] = list((tmp_path / "runs").iterdir())
+    assert run.name.startswith("digits-") and RUN_FILES <= {
+        p.name for p in run.iterdir()
+    }
+    record = json.loads((run / "history.json").read_text())
+    assert len(record["history"]["loss"]) == 3
+    assert record["test"]["accuracy"] == pytest.approx(accuracy / 100, abs=5e-5)
+    with open(run / "history.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [int(row["epoch"]) for row in rows] == [1, 2, 3]
+    assert set(rows[0]) >= {"loss", "val_loss", "val_accuracy", "grad_norm_layer3"}
+    net, pre = load_model(run / "model.safetensors")
+    assert net.layer_sizes == (64, 128, 64, 10) and pre.classes == [
+        str(k) for k in range(10)
+    ]
+    assert (run / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_seed_example_reproduces_the_seeds(tmp_path):
+    r = nlayer_cmd(
+        "train", "--dataset", "seed-squares", "--quiet", "--out", "s", cwd=tmp_path
+    )
+    # seed 001's 4-layer network, full-batch SGD, lr 0.01, 1000 epochs, as in
+    # examples/seed_001_networks.py and the README
+    assert "trained 1000 epochs" in r.stdout
+    assert "final training loss: 0.0421" in r.stdout
+    net, _ = load_model(tmp_path / "s" / "model.safetensors")
+    assert [a.name for a in net.activations] == ["relu", "tanh", "relu", "linear"]
+
+
+def test_classification_csv_train_predict_evaluate(tmp_path, tables):
+    cls, _ = tables
+    r = nlayer_cmd(
+        "train",
+        cls,
+        "--target",
+        "kind",
+        "--drop",
+        "id",
+        "--layers",
+        "16",
+        "--epochs",
+        "80",
+        "--out",
+        "m",
+        "-q",
+        cwd=tmp_path,
+    )
+    assert "held-out accuracy" in r.stdout
+    assert RUN_FILES <= {p.name for p in (tmp_path / "m").iterdir()}
+    model = tmp_path / "m" / "model.safetensors"
+    net, pre = load_model(model)
+    assert pre.features == ["a", "b", "c"] and pre.classes == ["high", "low", "mid"]
+
+    r = nlayer_cmd("predict", model, cls, cwd=tmp_path)
+    rows = list(csv.reader(r.stdout.splitlines()))
+    assert rows[0] == ["kind", "p_high", "p_low", "p_mid"] and len(rows) == 241
+    probabilities = np.array([[float(v) for v in row[1:]] for row in rows[1:]])
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1, atol=1e-5)
+    predicted = [row[0] for row in rows[1:]]
+    with open(cls) as f:
+        truth = [row["kind"] for row in csv.DictReader(f)]
+    agreement = np.mean(np.array(predicted) == np.array(truth))
+    assert agreement > 0.85
+
+    r = nlayer_cmd("evaluate", model, cls, cwd=tmp_path)
+    assert f"{agreement:.2%}" in r.stdout  # evaluate agrees with predict
+    assert "log loss" in r.stdout and "confusion matrix" in r.stdout
+
+
+def test_regression_csv_train_predict_evaluate(tmp_path, tables):
+    _, reg = tables
+    r = nlayer_cmd(
+        "train",
+        reg,
+        "--target",
+        "price",
+        "--layers",
+        "32,16",
+        "--activations",
+        "relu,tanh",
+        "--epochs",
+        "150",
+        "--out",
+        "m",
+        "-q",
+        cwd=tmp_path,
+    )
+    r2 = float(r.stdout.split("held-out R²: ")[1].split()[0])
+    assert r2 > 0.9
+    model = tmp_path / "m" / "model.safetensors"
+    r = nlayer_cmd("predict", model, reg, "--out", "predicted.csv", cwd=tmp_path)
+    assert r.stdout == "" and "wrote 240 predictions" in r.stderr
+    with open(tmp_path / "predicted.csv") as f:
+        predicted = np.array([float(row["price"]) for row in csv.DictReader(f)])
+    with open(reg) as f:
+        truth = np.array([float(row["price"]) for row in csv.DictReader(f)])
+    assert np.corrcoef(predicted, truth)[0, 1] > 0.95  # values in the target's units
+    r = nlayer_cmd("evaluate", model, reg, cwd=tmp_path)
+    for metric in ("r2", "mse", "mae"):
+        assert metric in r.stdout
+
+
+def test_summary_and_gradcheck(tmp_path, tables):
+    r = nlayer_cmd(
+        "summary",
+        "--layers",
+        "2,10,8,5,1",
+        "--activations",
+        "relu,tanh,relu,linear",
+        "--batch-size",
+        "100",
+        cwd=tmp_path,
+    )
+    assert r.stdout.startswith("Network 2 -> 10 -> 8 -> 5 -> 1  loss=mse")
+    assert "total: 169" in r.stdout
+    net = nlayer.Network([3, 6, 2], ["elu", "softmax"], loss="cross_entropy", seed=0)
+    nlayer.save(net, tmp_path / "plain.safetensors")
+    r = nlayer_cmd("summary", "plain.safetensors", "--batch-size", "7", cwd=tmp_path)
+    assert "dZ2 = Y_hat - Y" in r.stdout and "(7, 6)" in r.stdout
+    r = nlayer_cmd("gradcheck", "plain.safetensors", cwd=tmp_path)
+    assert "passed: max relative error" in r.stdout and "W error" in r.stdout
+    r = nlayer_cmd(
+        "gradcheck",
+        "--layers",
+        "4,5,3",
+        "--activations",
+        "gelu,softmax",
+        "--loss",
+        "cross_entropy",
+        cwd=tmp_path,
+    )
+    assert "passed" in r.stdout
+
+
+@pytest.mark.parametrize(
+    "command", [[], ["train"], ["predict"], ["evaluate"], ["summary"], ["gradcheck"]]
+)
+def test_help_everywhere_with_examples(tmp_path, command):
+    r = nlayer_cmd(*command, "--help", cwd=tmp_path)
+    assert "Example" in r.stdout and r.stdout.startswith("Usage: nlayer")
+
+
+def one_line_error(r, *fragments):
+    assert r.returncode != 0
+    assert "Traceback" not in r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1, r.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+def test_bad_input_gets_one_line_and_a_non_zero_exit(tmp_path, tables):
+    cls, _ = tables
+    write_csv(
+        tmp_path / "text.csv", ["a", "colour", "y"], [[1, "red", 0], [2, "blue", 1]]
+    )
+    write_csv(tmp_path / "nan.csv", ["a", "y"], [[1, 0], ["", 1], [3, 0]])
+    (tmp_path / "empty.csv").write_text("")
+    (tmp_path / "header.csv").write_text("a,y\n")
+    (tmp_path / "ragged.csv").write_text("a,b,y\n1,2,0\n3,1\n")
+    from safetensors.numpy import save_file
+
+    save_file({"x": np.zeros(3)}, str(tmp_path / "other.safetensors"))
+    cases = [
+        (["train", "missing.csv", "--target", "y"], "missing.csv: no such file"),
+        (["train", cls, "--target", "colour"], "no column 'colour'"),
+        (
+            ["train", "text.csv", "--target", "y"],
+            "text.csv, line 2, column 'colour': 'red' is not a number",
+        ),
+        (["train", "empty.csv", "--target", "y"], "empty.csv is empty"),
+        (["train", "header.csv", "--target", "y"], "header but no data rows"),
+        (
+            ["train", "nan.csv", "--target", "y"],
+            "nan.csv, line 3, column 'a': missing value",
+        ),
+        (["train", "ragged.csv", "--target", "y"], "ragged.csv, line 3: 2 cells"),
+        (["predict", cls, cls], "not a readable nlayer model file"),
+        (["predict", "other.safetensors", cls], "not one written by nlayer"),
+        (["evaluate", "missing.safetensors", cls], "missing.safetensors: no such file"),
+        (
+            ["summary", "--layers", "2,10,1", "--activations", "relu,softmaxx"],
+            "unknown activation 'softmaxx'",
+        ),
+    ]
+    for args, fragment in cases:
+        one_line_error(nlayer_cmd(*args, cwd=tmp_path, check_rc=None), fragment)
+
+
+def test_usage_errors_exit_2(tmp_path):
+    r = nlayer_cmd("train", "--layers", "10,x", cwd=tmp_path, check_rc=2)
+    assert "Invalid value for --layers" in r.stderr and "Traceback" not in r.stderr
+    r = nlayer_cmd("train", "data.csv", cwd=tmp_path, check_rc=2)
+    assert "DATA needs --target COLUMN" in r.stderr
+
+
+@pytest.mark.skipif(os.name != "posix", reason="sends SIGINT")
+def test_ctrl_c_keeps_the_best_model(tmp_path):
+    p = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "nlayer",
+            "train",
+            "--epochs",
+            "100000",
+            "--no-early-stopping",
+            "--layers",
+            "16",
+            "--out",
+            "run",
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    for _ in range(100):  # wait until the first epoch has finished
+        if p.stdout.readline().startswith("epoch 1/"):
+            break
+    time.sleep(1.0)
+    p.send_signal(signal.SIGINT)
+    _, stderr = p.communicate(timeout=60)
+    assert p.returncode == 130, stderr
+    assert (
+        "interrupted after epoch" in stderr and "kept the best model so far" in stderr
+    )
+    assert "Traceback" not in stderr
+    record = json.loads((tmp_path / "run" / "history.json").read_text())
+    epochs = record["interrupted_after_epoch"]
+    assert epochs == len(record["history"]["loss"]) >= 1
+    load_model(tmp_path / "run" / "model.safetensors")  # a complete, valid file
+    best = int(np.argmin(record["history"]["val_loss"]))
+    assert f"(epoch {best + 1})" in stderr
