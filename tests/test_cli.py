@@ -106,6 +106,23 @@ def test_seed_example_reproduces_the_seeds(tmp_path):
     assert "final training loss: 0.0421" in r.stdout
     net, _ = load_model(tmp_path / "s" / "model.safetensors")
     assert [a.name for a in net.activations] == ["relu", "tanh", "relu", "linear"]
+    # and its 2-layer sigmoid example: Final Loss 0.2787 in seed_001_networks.py
+    r = nlayer_cmd(
+        "train",
+        "--dataset",
+        "seed-squares",
+        "--layers",
+        "15",
+        "--activations",
+        "sigmoid",
+        "--lr",
+        "0.1",
+        "-q",
+        "--out",
+        "s2",
+        cwd=tmp_path,
+    )
+    assert "final training loss: 0.2787" in r.stdout
 
 
 def test_classification_csv_train_predict_evaluate(tmp_path, tables):

@@ -472,6 +472,7 @@ def train(
       nlayer train --dataset iris --layers 16 --epochs 100
       nlayer train houses.csv --target price --layers 64,32 --activations relu,tanh
       nlayer train --dataset seed-squares       # the seeds' 4-layer example
+      nlayer train --dataset seed-squares --layers 15 --activations sigmoid --lr 0.1
       nlayer train data.csv --target y --no-early-stopping --epochs 50 --out runs/y
     """
     ctx = click.get_current_context()

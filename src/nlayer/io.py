@@ -20,7 +20,7 @@ import contextlib
 import json
 import math
 import os
-import tempfile
+import secrets
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -55,21 +55,23 @@ class ModelFileError(ValueError):
 
 
 def atomic_write(path: str | os.PathLike[str], data: bytes) -> Path:
-    """Write ``data`` to ``path`` through a temporary file and a rename."""
+    """Write ``data`` to ``path`` through a temporary file and a rename: ``path``
+    is always either the old file or the whole new one."""
     path = Path(path)
     if not path.parent.is_dir():
         raise FileNotFoundError(f"{path.parent}: no such directory")
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    # same directory: os.replace is then a rename on one file system
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    # 0o666 less the umask: the permissions any new file gets (mkstemp forces 0o600)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's 0600 is not what a user expects
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())  # the bytes are on disk before the name points at them
         os.replace(tmp, path)
     except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+        tmp.unlink(missing_ok=True)
         raise
     with contextlib.suppress(OSError):  # make the rename itself durable (POSIX)
         dir_fd = os.open(path.parent, os.O_RDONLY)
@@ -78,12 +80,6 @@ def atomic_write(path: str | os.PathLike[str], data: bytes) -> Path:
         finally:
             os.close(dir_fd)
     return path
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)  # reading the umask means setting it: put it back at once
-    os.umask(mask)
-    return mask
 
 
 def write_file(

@@ -15,9 +15,9 @@ figure is drawn, so ``import nlayer`` and ``import nlayer.plotting`` stay light.
 
 from __future__ import annotations
 
+import io
 import math
 import os
-import secrets
 from collections.abc import Collection, Mapping
 from numbers import Integral, Real
 from pathlib import Path
@@ -221,21 +221,13 @@ def _positive_dpi(dpi: Any) -> float:
 
 
 def _save_atomic(fig: Figure, path: Path, dpi: float) -> None:
-    """Write a PNG so that ``path`` is either the old file or the whole new one.
+    """Render to memory, then write atomically: ``path`` is the old PNG or the
+    whole new one, never half of it."""
+    from .io import atomic_write
 
-    The temporary file sits in the same directory so that os.replace is a
-    rename on one file system; os.open with 0o666 lets the umask set the
-    permissions, as for any new file (mkstemp would force 0o600).
-    """
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            fig.savefig(f, format="png", dpi=dpi)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    atomic_write(path, buf.getvalue())
 
 
 def plot_history(
