@@ -1,8 +1,10 @@
 """Losses L(Ŷ, Y): each is a sum over outputs and a mean over the m samples.
 
-``value(Y_hat, Y)`` returns L. ``gradient(Y_hat, Y)`` returns the per-sample
-derivative, m·∂L/∂Ŷ, shape (m, n_L): the seeds write ∂L/∂Ŷ = Ŷ − Y for MSE and
-apply the 1/m when forming dW and db, and nlayer does the same.
+``samples(Y_hat, Y)`` returns each sample's loss ℓᵢ (summed over outputs), and
+``value(Y_hat, Y)`` returns L = mean ℓᵢ; sample weights give Σ wᵢℓᵢ / Σ wᵢ.
+``gradient(Y_hat, Y)`` returns the per-sample derivative, m·∂L/∂Ŷ, shape
+(m, n_L): the seeds write ∂L/∂Ŷ = Ŷ − Y for MSE and apply the 1/m when
+forming dW and db, and nlayer does the same.
 
 Cross-entropy with a softmax output and binary cross-entropy with a sigmoid
 output are *fused*: the network skips σ′ and takes the output delta
@@ -24,15 +26,22 @@ Array = Any
 
 
 class Loss:
-    """Base class: subclasses give ``value`` and ``gradient``."""
+    """Base class: subclasses give ``samples`` (or ``value``) and ``gradient``."""
 
     name: ClassVar[str] = "loss"
     #: the output activation this loss fuses with (dZ_L = Ŷ − Y), or None
     fused_with: ClassVar[str | None] = None
 
+    def samples(self, Y_hat: Array, Y: Array) -> Array:
+        """ℓᵢ, each sample's loss summed over outputs, shape (m,)."""
+        raise TypeError(
+            f"loss {self.name!r} gives no per-sample values (samples(Y_hat, Y)), "
+            "so it cannot weight samples"
+        )
+
     def value(self, Y_hat: Array, Y: Array) -> float:
-        """L, a float (Y_hat, Y: (m, n_L))."""
-        raise NotImplementedError
+        """L = mean ℓᵢ, a float (Y_hat, Y: (m, n_L))."""
+        return float(np.mean(self.samples(Y_hat, Y)))
 
     def gradient(self, Y_hat: Array, Y: Array) -> Array:
         """m·∂L/∂Ŷ, the per-sample derivative, shape (m, n_L)."""
@@ -45,9 +54,13 @@ class Loss:
         """Fused losses only: m·∂L/∂Z_L, skipping the output activation's σ′."""
         raise TypeError(f"{self.name} is not fused with an output activation")
 
+    def samples_from_logits(self, Z: Array, Y: Array) -> Array:
+        """Fused losses only: ℓᵢ computed from the output layer's Z, shape (m,)."""
+        raise TypeError(f"{self.name} is not fused with an output activation")
+
     def value_from_logits(self, Z: Array, Y: Array) -> float:
         """Fused losses only: L computed from the output layer's Z."""
-        raise TypeError(f"{self.name} is not fused with an output activation")
+        return float(np.mean(self.samples_from_logits(Z, Y)))
 
     def params(self) -> dict[str, float]:
         return {}
@@ -67,6 +80,10 @@ class MSE(Loss):
         R = Y_hat - Y
         return float(0.5 * np.vdot(R, R) / len(R))
 
+    def samples(self, Y_hat: Array, Y: Array) -> Array:
+        R = Y_hat - Y
+        return 0.5 * (R * R).sum(axis=1)
+
     def gradient(self, Y_hat: Array, Y: Array) -> Array:
         return Y_hat - Y
 
@@ -77,8 +94,8 @@ class MAE(Loss):
 
     name: ClassVar[str] = "mae"
 
-    def value(self, Y_hat: Array, Y: Array) -> float:
-        return float(np.abs(Y_hat - Y).sum() / len(Y))
+    def samples(self, Y_hat: Array, Y: Array) -> Array:
+        return np.abs(Y_hat - Y).sum(axis=1)
 
     def gradient(self, Y_hat: Array, Y: Array) -> Array:
         return np.sign(Y_hat - Y)
@@ -100,10 +117,10 @@ class Huber(Loss):
                 f"huber: delta must be a positive number, got {self.delta!r}"
             )
 
-    def value(self, Y_hat: Array, Y: Array) -> float:
+    def samples(self, Y_hat: Array, Y: Array) -> Array:
         a = np.abs(Y_hat - Y)
         d = self.delta
-        return float(np.where(a <= d, 0.5 * a**2, d * (a - 0.5 * d)).sum() / len(Y))
+        return np.where(a <= d, 0.5 * a**2, d * (a - 0.5 * d)).sum(axis=1)
 
     def gradient(self, Y_hat: Array, Y: Array) -> Array:
         return np.clip(Y_hat - Y, -self.delta, self.delta)
@@ -131,14 +148,14 @@ class CrossEntropy(Loss):
     name: ClassVar[str] = "cross_entropy"
     fused_with: ClassVar[str | None] = "softmax"
 
-    def value(self, Y_hat: Array, Y: Array) -> float:
-        return float(-(Y * _log(Y_hat)).sum() / len(Y))
+    def samples(self, Y_hat: Array, Y: Array) -> Array:
+        return -(Y * _log(Y_hat)).sum(axis=1)
 
-    def value_from_logits(self, Z: Array, Y: Array) -> float:
-        """L from the output layer's Z, via log-softmax: finite for any Z."""
+    def samples_from_logits(self, Z: Array, Y: Array) -> Array:
+        """ℓᵢ from the output layer's Z, via log-softmax: finite for any Z."""
         S = Z - Z.max(axis=1, keepdims=True)
         log_softmax = S - np.log(np.exp(S).sum(axis=1, keepdims=True))
-        return float(-(Y * log_softmax).sum() / len(Y))
+        return -(Y * log_softmax).sum(axis=1)
 
     def gradient(self, Y_hat: Array, Y: Array) -> Array:
         return -Y / np.maximum(Y_hat, np.finfo(Y_hat.dtype).tiny)
@@ -170,13 +187,12 @@ class BinaryCrossEntropy(Loss):
     name: ClassVar[str] = "binary_cross_entropy"
     fused_with: ClassVar[str | None] = "sigmoid"
 
-    def value(self, Y_hat: Array, Y: Array) -> float:
-        return float(-(Y * _log(Y_hat) + (1 - Y) * _log(1 - Y_hat)).sum() / len(Y))
+    def samples(self, Y_hat: Array, Y: Array) -> Array:
+        return -(Y * _log(Y_hat) + (1 - Y) * _log(1 - Y_hat)).sum(axis=1)
 
-    def value_from_logits(self, Z: Array, Y: Array) -> float:
-        """L from Z: max(z, 0) − zy + log(1 + e^(−|z|)), finite for any Z."""
-        per_entry = np.maximum(Z, 0) - Z * Y + np.log1p(np.exp(-np.abs(Z)))
-        return float(per_entry.sum() / len(Y))
+    def samples_from_logits(self, Z: Array, Y: Array) -> Array:
+        """ℓᵢ from Z: Σⱼ max(z, 0) − zy + log(1 + e^(−|z|)), finite for any Z."""
+        return (np.maximum(Z, 0) - Z * Y + np.log1p(np.exp(-np.abs(Z)))).sum(axis=1)
 
     def gradient(self, Y_hat: Array, Y: Array) -> Array:
         tiny = np.finfo(Y_hat.dtype).tiny
@@ -215,6 +231,11 @@ class _Custom(Loss):
 
     def value(self, Y_hat: Array, Y: Array) -> float:
         return float(self.fn.value(Y_hat, Y))
+
+    def samples(self, Y_hat: Array, Y: Array) -> Array:
+        if callable(getattr(self.fn, "samples", None)):
+            return self.fn.samples(Y_hat, Y)
+        return super().samples(Y_hat, Y)
 
     def gradient(self, Y_hat: Array, Y: Array) -> Array:
         return self.fn.gradient(Y_hat, Y)

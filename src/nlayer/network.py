@@ -265,6 +265,23 @@ class Network:
         self.loss_function.check_targets(Y)
         return X, Y
 
+    def check_weights(self, sample_weight: Any, m: int) -> Array | None:
+        """Sample weights (m,) of the network's dtype, or a ValueError; None stays."""
+        if sample_weight is None:
+            return None
+        w = namespace(sample_weight).asarray(sample_weight)
+        if w.dtype.kind not in "biuf" or w.shape != (m,):
+            raise ValueError(
+                f"sample_weight must be {m} numbers, one per sample; got an array "
+                f"of dtype {w.dtype} and shape {w.shape}"
+            )
+        w = w.astype(self.dtype)
+        if not np.isfinite(w).all() or (w < 0).any():
+            raise ValueError("sample_weight must be finite and non-negative")
+        if not w.sum() > 0:
+            raise ValueError("sample_weight must not be all zero")
+        return w
+
     # -- the maths -----------------------------------------------------------
 
     def forward(self, X: Any) -> Array:
@@ -289,7 +306,12 @@ class Network:
         return Z, H
 
     def backward(
-        self, Z: list[Array], H: list[Array], Y: Any, out: Array | None = None
+        self,
+        Z: list[Array],
+        H: list[Array],
+        Y: Any,
+        out: Array | None = None,
+        sample_weight: Array | None = None,
     ) -> tuple[LayerArrays, LayerArrays]:
         """(dW, db) from a forward pass's Z, H and the targets Y (m, n_L).
 
@@ -300,6 +322,8 @@ class Network:
             dH_prev = dZ Wᵀ            (skipped for the input layer)
 
         Writes into ``out`` (a flat buffer laid out like ``params``) when given.
+        With ``sample_weight`` (m,), the output delta's rows are scaled by
+        wᵢ·m/Σw: the gradient of the weighted mean loss Σ wᵢℓᵢ / Σ w.
         """
         out = namespace(self.params).empty_like(self.params) if out is None else out
         dW, db = self.split(out)
@@ -312,6 +336,8 @@ class Network:
                 if l == L - 1:
                     dH = loss.gradient(H[L], Y)  # ∂L/∂Ŷ, per sample
                 dZ = self.activations[l].backward(dH, Z[l], H[l + 1])  # dH ⊙ σ′(Z)
+            if l == L - 1 and sample_weight is not None:
+                dZ = dZ * (sample_weight * (m / sample_weight.sum()))[:, None]
             np.matmul(H[l].T, dZ, out=dW[l])
             dW[l] *= 1 / m
             np.sum(dZ, axis=0, out=db[l])
@@ -320,26 +346,35 @@ class Network:
                 dH = dZ @ self._weights[l].T
         return dW, db
 
-    def gradients(self, X: Any, Y: Any) -> tuple[LayerArrays, LayerArrays]:
+    def gradients(
+        self, X: Any, Y: Any, sample_weight: Any = None
+    ) -> tuple[LayerArrays, LayerArrays]:
         """(dWs, dbs): ∂L/∂W⁽ˡ⁾ and ∂L/∂b⁽ˡ⁾ shaped like ``weights`` and ``biases``.
 
         Changes no weight. The arrays are fresh views of one flat buffer.
         """
         X, Y = self.check_XY(X, Y)
+        w = self.check_weights(sample_weight, len(X))
         Z, H = self._forward_pass(X)
-        return self.backward(Z, H, Y)
+        return self.backward(Z, H, Y, sample_weight=w)
 
-    def loss(self, X: Any, Y: Any) -> float:
-        """L(Ŷ, Y) for X (m, n_0) and Y (m, n_L), a float."""
+    def loss(self, X: Any, Y: Any, sample_weight: Any = None) -> float:
+        """L(Ŷ, Y) for X (m, n_0) and Y (m, n_L), a float; with ``sample_weight``
+        (m,), the weighted mean Σ wᵢℓᵢ / Σ w."""
         X, Y = self.check_XY(X, Y)
+        w = self.check_weights(sample_weight, len(X))
         Z, H = self._forward_pass(X)
-        return self._loss_value(Z[-1], H[-1], Y)
+        return self._loss_value(Z[-1], H[-1], Y, w)
 
-    def _loss_value(self, Z_L: Array, Y_hat: Array, Y: Array) -> float:
+    def _loss_value(
+        self, Z_L: Array, Y_hat: Array, Y: Array, sample_weight: Array | None = None
+    ) -> float:
         loss = self.loss_function
-        if loss.fused_with is not None:
-            return loss.value_from_logits(Z_L, Y)
-        return loss.value(Y_hat, Y)
+        fused = loss.fused_with is not None
+        if sample_weight is None:
+            return loss.value_from_logits(Z_L, Y) if fused else loss.value(Y_hat, Y)
+        per = loss.samples_from_logits(Z_L, Y) if fused else loss.samples(Y_hat, Y)
+        return float(np.dot(sample_weight, per) / sample_weight.sum())
 
     # -- training and inspection --------------------------------------------
 
@@ -368,6 +403,17 @@ class Network:
             verbose=verbose,
             **options,
         )
+
+    def __getstate__(self) -> dict[str, Any]:
+        # the views are rebuilt from the buffer: pickling them would copy them
+        # apart from it, and weights[l] would no longer be params' memory
+        return {
+            k: v for k, v in self.__dict__.items() if k not in ("_weights", "_biases")
+        }
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._weights, self._biases = self.split(self.params)
 
     def copy(self, dtype: Any = None) -> Network:
         """An independent copy (parameters and RNG state), optionally cast."""

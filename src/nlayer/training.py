@@ -131,20 +131,34 @@ def _non_negative(name: str, value: Any, positive: bool = False) -> float:
 
 
 def _validation_split(
-    net: Network, X: Array, Y: Array, validation_data: Any, fraction: Any
-) -> tuple[Array, Array, Array | None, Array | None]:
+    net: Network,
+    X: Array,
+    Y: Array,
+    w: Array | None,
+    validation_data: Any,
+    fraction: Any,
+) -> tuple[Array, Array, Array | None, Array | None, Array | None, Array | None]:
+    """(X, Y, w) to train on and (X_val, Y_val, w_val) to score, checked."""
     if validation_data is not None and fraction is not None:
         raise ValueError("give validation_data or validation_fraction, not both")
     if validation_data is not None:
-        if not (isinstance(validation_data, Sequence) and len(validation_data) == 2):
-            raise ValueError("validation_data must be a pair (X_val, Y_val)")
+        if not (
+            isinstance(validation_data, Sequence) and len(validation_data) in (2, 3)
+        ):
+            raise ValueError(
+                "validation_data must be a pair (X_val, Y_val) or a triple "
+                "(X_val, Y_val, sample_weight_val)"
+            )
         try:
-            Xv, Yv = net.check_XY(*validation_data)
+            Xv, Yv = net.check_XY(*validation_data[:2])
+            wv = net.check_weights(
+                validation_data[2] if len(validation_data) == 3 else None, len(Xv)
+            )
         except ValueError as e:
             raise ValueError(f"validation_data: {e}") from None
-        return X, Y, Xv, Yv
+        return X, Y, w, Xv, Yv, wv
     if fraction is None:
-        return X, Y, None, None
+        return X, Y, w, None, None, None
     if (
         isinstance(fraction, bool)
         or not isinstance(fraction, (int, float))
@@ -159,11 +173,19 @@ def _validation_split(
         )
     order = net.rng.permutation(len(X))
     val, train = order[:n_val], order[n_val:]
+    wt = None if w is None else w.take(train)
+    wv = None if w is None else w.take(val)
+    if wt is not None and wv is not None and not (wt.sum() > 0 and wv.sum() > 0):
+        raise ValueError(
+            "sample_weight is zero on the whole training or validation part"
+        )
     return (
         X.take(train, axis=0),
         Y.take(train, axis=0),
+        wt,
         X.take(val, axis=0),
         Y.take(val, axis=0),
+        wv,
     )
 
 
@@ -190,6 +212,7 @@ def fit(
     shuffle: bool = True,
     metric: str | Callable[[Array, Array], float] | None = "auto",
     callbacks: Sequence[Callback] = (),
+    sample_weight: Any = None,
 ) -> History:
     """Train ``net`` in place on X (m, n_0), Y (m, n_L); returns the History.
 
@@ -215,6 +238,9 @@ def fit(
             R² otherwise), "accuracy", "r2", a function (Ŷ, Y) -> float or None.
         callbacks: functions ``(net, epoch, logs)`` called after every epoch;
             raise :class:`StopTraining` in one to stop.
+        sample_weight: (m,) non-negative weights: every loss becomes the
+            weighted mean Σ wᵢℓᵢ / Σ wᵢ (over a batch, an epoch, the validation
+            split); ``validation_data`` may carry its own as a third element.
     """
     epochs = _positive_int("epochs", epochs)
     if batch_size is not None:
@@ -228,7 +254,10 @@ def fit(
             f"verbose must be True, False or a positive integer, got {verbose!r}"
         )
     X, Y = net.check_XY(X, Y)
-    X, Y, Xv, Yv = _validation_split(net, X, Y, validation_data, validation_fraction)
+    w = net.check_weights(sample_weight, len(X))
+    X, Y, w, Xv, Yv, wv = _validation_split(
+        net, X, Y, w, validation_data, validation_fraction
+    )
     given = {
         "lr": lr,
         "momentum": momentum,
@@ -257,14 +286,21 @@ def fit(
             order = net.rng.permutation(m) if shuffle else None
             total, norms, steps = 0.0, np.zeros(L), 0
             for start in range(0, m, bs):
+                idx: Any
                 if order is None:
-                    Xb, Yb = X[start : start + bs], Y[start : start + bs]
+                    idx = slice(start, start + bs)
+                    Xb, Yb = X[idx], Y[idx]
                 else:
                     idx = order[start : start + bs]
                     Xb, Yb = X.take(idx, axis=0), Y.take(idx, axis=0)
+                wb = None if w is None else w[idx]
+                if wb is not None and not wb.sum() > 0:
+                    continue  # every sample of this batch weighs nothing
                 Z, H = net._forward_pass(Xb)
-                total += net._loss_value(Z[-1], H[-1], Yb) * len(Xb)
-                net.backward(Z, H, Yb, out=grads)
+                total += net._loss_value(Z[-1], H[-1], Yb, wb) * (
+                    len(Xb) if wb is None else float(wb.sum())
+                )
+                net.backward(Z, H, Yb, out=grads, sample_weight=wb)
                 norms += [
                     math.sqrt(np.vdot(dW[l], dW[l]) + np.vdot(db[l], db[l]))
                     for l in range(L)
@@ -276,13 +312,13 @@ def fit(
 
             logs: dict[str, Any] = {
                 "epoch": epoch,
-                "loss": total / m,
+                "loss": total / (m if w is None else float(w.sum())),
                 "lr": lr,
                 "grad_norms": (norms / steps).tolist(),
             }
             if Xv is not None:
                 Zv, Hv = net._forward_pass(Xv)
-                logs["val_loss"] = net._loss_value(Zv[-1], Hv[-1], Yv)
+                logs["val_loss"] = net._loss_value(Zv[-1], Hv[-1], Yv, wv)
                 if metric_fn is not None:
                     logs[f"val_{metric_name}"] = float(metric_fn(Hv[-1], Yv))
             _record(history, logs, metric_name)
