@@ -16,11 +16,28 @@ from .network import Network
 from .optimizers import Optimizer
 from .training import History, StopTraining, TrainingInterrupted, fit
 
+
+def __getattr__(name: str) -> object:
+    # the estimators need scikit-learn: import them only when asked for, so that
+    # `import nlayer` stays NumPy-only
+    if name in ("NLayerClassifier", "NLayerRegressor"):
+        try:
+            from . import estimators
+        except ImportError as e:
+            raise ImportError(
+                f"nlayer.{name} needs scikit-learn: pip install scikit-learn ({e})"
+            ) from None
+        return getattr(estimators, name)
+    raise AttributeError(f"module 'nlayer' has no attribute {name!r}")
+
+
 __all__ = [
     "Activation",
     "History",
     "Loss",
     "ModelFileError",
+    "NLayerClassifier",
+    "NLayerRegressor",
     "Network",
     "Optimizer",
     "StopTraining",
