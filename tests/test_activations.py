@@ -140,3 +140,16 @@ def test_subclass_and_registry():
             nlayer.register_activation("square", Square)
     finally:
         ACTIVATIONS.pop("square")
+
+
+def test_a_subclass_that_redefines_the_derivative_is_trained_with_it():
+    """The in-place shortcuts of a built-in must not outlive its formulas."""
+
+    class HalfReLU(nlayer.activations.ReLU):
+        def derivative(self, z, h=None):
+            return 0.5 * (z > 0)
+
+    dH = np.ones((2, 3))
+    z = np.array([[1.0, -1.0, 2.0], [0.5, 3.0, -2.0]])
+    np.testing.assert_array_equal(HalfReLU().backward_into(dH.copy(), z, None),
+                                  0.5 * (z > 0))

@@ -45,6 +45,28 @@ class Activation:
         """Math: dZ = dH ⊙ σ′(Z)  (dH, Z, H, dZ: (m, n_l))."""
         return dH * self.derivative(Z, H)
 
+    # The training loop calls these two: an activation that can compute in place
+    # overrides them to save an allocation per layer and step; by default they
+    # are forward and backward.
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # a subclass that redefines σ or σ′ must not inherit an in-place shortcut
+        # written from its parent's formulas
+        if "forward" in cls.__dict__ and "forward_into" not in cls.__dict__:
+            cls.forward_into = Activation.forward_into  # type: ignore[method-assign]
+        redefined = "derivative" in cls.__dict__ or "backward" in cls.__dict__
+        if redefined and "backward_into" not in cls.__dict__:
+            cls.backward_into = Activation.backward_into  # type: ignore[method-assign]
+
+    def forward_into(self, z: Array, out: Array) -> Array:
+        """σ(z), written into ``out`` where the activation can; returns it."""
+        return self.forward(z)
+
+    def backward_into(self, dH: Array, Z: Array, H: Array) -> Array:
+        """dZ = dH ⊙ σ′(Z), written over ``dH`` where it can; returns dZ."""
+        return self.backward(dH, Z, H)
+
     def params(self) -> dict[str, float]:
         """The activation's parameters (e.g. ``{"alpha": 0.01}``), for saving."""
         if not is_dataclass(self):
@@ -75,6 +97,10 @@ class Sigmoid(Activation):
         h = _sigmoid(z) if h is None else h
         return h * (1 - h)
 
+    def backward_into(self, dH: Array, Z: Array, H: Array) -> Array:
+        dH *= H * (1 - H)
+        return dH
+
 
 @dataclass(frozen=True, repr=False)
 class Tanh(Activation):
@@ -89,6 +115,13 @@ class Tanh(Activation):
         h = np.tanh(z) if h is None else h
         return 1 - h**2
 
+    def forward_into(self, z: Array, out: Array) -> Array:
+        return np.tanh(z, out=out)
+
+    def backward_into(self, dH: Array, Z: Array, H: Array) -> Array:
+        dH *= 1 - H * H
+        return dH
+
 
 @dataclass(frozen=True, repr=False)
 class ReLU(Activation):
@@ -102,6 +135,13 @@ class ReLU(Activation):
 
     def derivative(self, z: Array, h: Array | None = None) -> Array:
         return (z > 0).astype(z.dtype, copy=False)
+
+    def forward_into(self, z: Array, out: Array) -> Array:
+        return np.maximum(z, 0, out=out)
+
+    def backward_into(self, dH: Array, Z: Array, H: Array) -> Array:
+        dH *= Z > 0  # multiplying by the mask: no float copy of σ′ is made
+        return dH
 
 
 def _check_alpha(act: Activation, alpha: float, positive: bool) -> None:
@@ -127,6 +167,13 @@ class LeakyReLU(Activation):
 
     def derivative(self, z: Array, h: Array | None = None) -> Array:
         return np.where(z > 0, 1, self.alpha).astype(z.dtype, copy=False)
+
+    def forward_into(self, z: Array, out: Array) -> Array:
+        np.copyto(out, z)
+        return np.multiply(z, self.alpha, out=out, where=z <= 0)
+
+    def backward_into(self, dH: Array, Z: Array, H: Array) -> Array:
+        return np.multiply(dH, self.alpha, out=dH, where=Z <= 0)
 
 
 @dataclass(frozen=True, repr=False)
@@ -164,6 +211,9 @@ class Linear(Activation):
     def backward(self, dH: Array, Z: Array, H: Array) -> Array:
         return dH  # dH ⊙ 1: skip multiplying by a matrix of ones
 
+    def forward_into(self, z: Array, out: Array) -> Array:
+        return z  # H is Z itself: no copy
+
 
 @dataclass(frozen=True, repr=False)
 class Softmax(Activation):
@@ -180,6 +230,12 @@ class Softmax(Activation):
     def forward(self, z: Array) -> Array:
         e = np.exp(z - z.max(axis=-1, keepdims=True))  # shift: no overflow
         return e / e.sum(axis=-1, keepdims=True)
+
+    def forward_into(self, z: Array, out: Array) -> Array:
+        np.subtract(z, z.max(axis=-1, keepdims=True), out=out)
+        np.exp(out, out=out)
+        out /= out.sum(axis=-1, keepdims=True)
+        return out
 
     def derivative(self, z: Array, h: Array | None = None) -> Array:
         raise TypeError(

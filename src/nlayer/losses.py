@@ -50,8 +50,9 @@ class Loss:
     def check_targets(self, Y: Array) -> None:
         """Raise ValueError when ``Y`` is not a valid target for this loss."""
 
-    def fused_delta(self, Y_hat: Array, Y: Array) -> Array:
-        """Fused losses only: m·∂L/∂Z_L, skipping the output activation's σ′."""
+    def fused_delta(self, Y_hat: Array, Y: Array, out: Array | None = None) -> Array:
+        """Fused losses only: m·∂L/∂Z_L, skipping the output activation's σ′
+        (written into ``out`` when given)."""
         raise TypeError(f"{self.name} is not fused with an output activation")
 
     def samples_from_logits(self, Z: Array, Y: Array) -> Array:
@@ -160,9 +161,9 @@ class CrossEntropy(Loss):
     def gradient(self, Y_hat: Array, Y: Array) -> Array:
         return -Y / np.maximum(Y_hat, np.finfo(Y_hat.dtype).tiny)
 
-    def fused_delta(self, Y_hat: Array, Y: Array) -> Array:
+    def fused_delta(self, Y_hat: Array, Y: Array, out: Array | None = None) -> Array:
         """Math: m·∂L/∂Z_L = Ŷ − Y (softmax and cross-entropy together)."""
-        return Y_hat - Y
+        return np.subtract(Y_hat, Y, out=out)
 
     def check_targets(self, Y: Array) -> None:
         _check_probabilities(self, Y)
@@ -198,9 +199,9 @@ class BinaryCrossEntropy(Loss):
         tiny = np.finfo(Y_hat.dtype).tiny
         return (Y_hat - Y) / np.maximum(Y_hat * (1 - Y_hat), tiny)
 
-    def fused_delta(self, Y_hat: Array, Y: Array) -> Array:
+    def fused_delta(self, Y_hat: Array, Y: Array, out: Array | None = None) -> Array:
         """Math: m·∂L/∂Z_L = Ŷ − Y (sigmoid and binary cross-entropy together)."""
-        return Y_hat - Y
+        return np.subtract(Y_hat, Y, out=out)
 
     def check_targets(self, Y: Array) -> None:
         _check_probabilities(self, Y)

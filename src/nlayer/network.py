@@ -65,6 +65,22 @@ class LayerArrays(list[Any]):
     append = extend = insert = pop = remove = clear = __delitem__ = __iadd__ = _fixed  # type: ignore[assignment]
 
 
+class Workspace:
+    """The arrays one training step reuses for batches of m samples: each
+    layer's Z⁽ˡ⁾, H⁽ˡ⁾ and dH⁽ˡ⁾ (m, n_l), the last also holding dZ⁽ᴸ⁾, a row
+    of m ones, and the batch's rows of X and Y. Built once per fit and batch
+    size, so the step allocates none of them."""
+
+    def __init__(self, net: Network, m: int, n_targets: int) -> None:
+        xp, dt, n = namespace(net.params), net.dtype, net.layer_sizes
+        self.Z = [xp.empty((m, k), dtype=dt) for k in n[1:]]
+        self.H = [xp.empty((m, k), dtype=dt) for k in n[1:]]
+        self.dH = [xp.empty((m, k), dtype=dt) for k in n[1:]]
+        self.ones = xp.ones(m, dtype=dt)
+        self.X = xp.empty((m, n[0]), dtype=dt)
+        self.Y = xp.empty((m, n_targets), dtype=dt)
+
+
 class Network:
     """A fully-connected network of L layers with one activation per layer.
 
@@ -151,7 +167,13 @@ class Network:
         self.params = (
             namespace().zeros(n_params, dtype=dtype) if params is None else params
         )
+        self._make_views()
+
+    def _make_views(self) -> None:
         self._weights, self._biases = self.split(self.params)
+        self._layers = list(
+            zip(self._weights, self._biases, self.activations, strict=True)
+        )
 
     def _check_structure(self, check: bool) -> None:
         L, acts, loss = self.n_layers, self.activations, self.loss_function
@@ -293,16 +315,17 @@ class Network:
         ``H[l]`` is H⁽ˡ⁾, shape (m, n_l), with H[0] = X."""
         return self._forward_pass(self.check_X(X))
 
-    def _forward_pass(self, X: Array) -> tuple[list[Array], list[Array]]:
+    def _forward_pass(
+        self, X: Array, work: Workspace | None = None
+    ) -> tuple[list[Array], list[Array]]:
         Z: list[Array] = []
         H: list[Array] = [X]
-        for W, b, act in zip(
-            self._weights, self._biases, self.activations, strict=True
-        ):
-            Z_l = H[-1] @ W  # Z = H_prev W + b, the bias added in place
-            Z_l += b
+        for l, (W, b, act) in enumerate(self._layers):
+            Z_l = np.matmul(H[l], W, out=None if work is None else work.Z[l])
+            Z_l += b  # Z = H_prev W + b, the bias added in place
+            H_l = act.forward(Z_l) if work is None else act.forward_into(Z_l, work.H[l])
             Z.append(Z_l)
-            H.append(act.forward(Z_l))
+            H.append(H_l)  # H = σ(Z)
         return Z, H
 
     def backward(
@@ -327,24 +350,40 @@ class Network:
         """
         out = namespace(self.params).empty_like(self.params) if out is None else out
         dW, db = self.split(out)
-        m = len(Y)
-        loss, L = self.loss_function, self.n_layers
-        for l in reversed(range(L)):
-            if l == L - 1 and loss.fused_with is not None:
-                dZ = loss.fused_delta(H[L], Y)  # Ŷ − Y, fused
-            else:
-                if l == L - 1:
-                    dH = loss.gradient(H[L], Y)  # ∂L/∂Ŷ, per sample
-                dZ = self.activations[l].backward(dH, Z[l], H[l + 1])  # dH ⊙ σ′(Z)
-            if l == L - 1 and sample_weight is not None:
-                dZ = dZ * (sample_weight * (m / sample_weight.sum()))[:, None]
-            np.matmul(H[l].T, dZ, out=dW[l])
-            dW[l] *= 1 / m
-            np.sum(dZ, axis=0, out=db[l])
-            db[l] *= 1 / m
-            if l > 0:
-                dH = dZ @ self._weights[l].T
+        self._backward(Z, H, Y, dW, db, sample_weight)
         return dW, db
+
+    def _backward(
+        self,
+        Z: list[Array],
+        H: list[Array],
+        Y: Array,
+        dW: Sequence[Array],
+        db: Sequence[Array],
+        sample_weight: Array | None = None,
+        work: Workspace | None = None,
+    ) -> None:
+        loss, L, acts = self.loss_function, self.n_layers, self.activations
+        if loss.fused_with is not None:
+            dZ = loss.fused_delta(H[L], Y, None if work is None else work.dH[L - 1])
+        else:
+            dZ = acts[L - 1].backward_into(loss.gradient(H[L], Y), Z[L - 1], H[L])
+        # The mean's 1/m (or the weights wᵢ/Σw), applied once to the output delta:
+        # every dW, db and dH below is linear in it, so none needs its own pass.
+        if sample_weight is None:
+            dZ *= 1 / len(Y)
+        else:
+            dZ *= (sample_weight / sample_weight.sum())[:, None]
+        # Σ_rows as a product with a row of ones: one BLAS call, faster than a
+        # reduction, and the same in fit() as in gradients()
+        ones = np.ones(len(Y), dtype=self.dtype) if work is None else work.ones
+        for l in range(L - 1, -1, -1):
+            np.matmul(H[l].T, dZ, out=dW[l])  # dW = H_prevᵀ dZ  (1/m is in dZ)
+            np.matmul(ones, dZ, out=db[l])  # db = Σ_rows dZ = 1ᵀdZ
+            if l > 0:
+                out = None if work is None else work.dH[l - 1]
+                dH = np.matmul(dZ, self._weights[l].T, out=out)  # dH_prev = dZ Wᵀ
+                dZ = acts[l - 1].backward_into(dH, Z[l - 1], H[l])  # dH ⊙ σ′(Z)
 
     def gradients(
         self, X: Any, Y: Any, sample_weight: Any = None
@@ -408,12 +447,14 @@ class Network:
         # the views are rebuilt from the buffer: pickling them would copy them
         # apart from it, and weights[l] would no longer be params' memory
         return {
-            k: v for k, v in self.__dict__.items() if k not in ("_weights", "_biases")
+            k: v
+            for k, v in self.__dict__.items()
+            if k not in ("_weights", "_biases", "_layers")
         }
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
-        self._weights, self._biases = self.split(self.params)
+        self._make_views()
 
     def copy(self, dtype: Any = None) -> Network:
         """An independent copy (parameters and RNG state), optionally cast."""

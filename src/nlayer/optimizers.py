@@ -56,6 +56,8 @@ class Optimizer:
     weight_decay: float = 0.0
     t: int = field(default=0, init=False)
     state: dict[str, Array] = field(default_factory=dict, init=False, repr=False)
+    #: one scratch array like params, reused by every step (not state)
+    _scratch: Array = field(default=None, init=False, repr=False, compare=False)
     name: ClassVar[str] = "optimizer"
 
     def __post_init__(self) -> None:
@@ -67,10 +69,21 @@ class Optimizer:
             self.state[key] = np.zeros_like(like)
         return self.state[key]
 
+    def _tmp(self, like: Array) -> Array:
+        if (
+            self._scratch is None
+            or self._scratch.shape != like.shape
+            or (self._scratch.dtype != like.dtype)
+        ):
+            self._scratch = np.empty_like(like)
+        return self._scratch
+
     def _l2(self, params: Array, grads: Array, n_weights: int) -> Array:
         """Math: g = ∂L/∂θ + λ·W  (L2 on the weights, not the biases)."""
         if self.weight_decay:
-            grads[:n_weights] += self.weight_decay * params[:n_weights]
+            tmp = self._tmp(params)[:n_weights]
+            np.multiply(params[:n_weights], self.weight_decay, out=tmp)
+            grads[:n_weights] += tmp
         return grads
 
     def step(
@@ -102,13 +115,19 @@ class SGD(Optimizer):
             raise ValueError("sgd: nesterov=True needs a momentum > 0")
 
     def _update(self, params: Array, grads: Array, n_weights: int, lr: float) -> None:
-        g = self._l2(params, grads, n_weights)
+        g = self._l2(params, grads, n_weights)  # grads is scratch: no new arrays
         if self.momentum:
             v = self._buffer("velocity", params)
             v *= self.momentum
             v += g
-            g = g + self.momentum * v if self.nesterov else v
-        params -= lr * g
+            if self.nesterov:
+                g += self.momentum * v
+                g *= lr
+            else:
+                np.multiply(v, lr, out=g)
+        else:
+            g *= lr
+        params -= g
 
 
 @dataclass
@@ -129,15 +148,23 @@ class Adam(Optimizer):
         _check_number(self.name, "eps", self.eps, 0, math.inf, lo_open=True)
 
     def _adam(self, params: Array, g: Array, lr: float) -> None:
-        m = self._buffer("m", params)
-        v = self._buffer("v", params)
-        m *= self.beta1
-        m += (1 - self.beta1) * g
-        v *= self.beta2
-        v += (1 - self.beta2) * g * g
-        m_hat = m / (1 - self.beta1**self.t)
-        v_hat = v / (1 - self.beta2**self.t)
-        params -= lr * m_hat / (np.sqrt(v_hat) + self.eps)
+        # The moments are kept as M = m/(1−β₁) and V = v/(1−β₂): M ← β₁M + g and
+        # V ← β₂V + g² save a pass each, and the constants fold into two scalars:
+        # α·m̂/(√v̂ + ε) = s·M/(√V + ε/c), c = √((1−β₂)/(1−β₂ᵗ)),
+        # s = α(1−β₁)/((1−β₁ᵗ)·c). Ten passes over the buffer, no new arrays.
+        b1, b2, tmp = self.beta1, self.beta2, self._tmp(params)
+        M, V = self._buffer("M", params), self._buffer("V", params)
+        M *= b1
+        M += g
+        np.multiply(g, g, out=tmp)
+        V *= b2
+        V += tmp
+        c = math.sqrt((1 - b2) / (1 - b2**self.t))
+        np.sqrt(V, out=tmp)
+        tmp += self.eps / c
+        np.divide(M, tmp, out=tmp)
+        tmp *= lr * (1 - b1) / ((1 - b1**self.t) * c)
+        params -= tmp
 
     def _update(self, params: Array, grads: Array, n_weights: int, lr: float) -> None:
         self._adam(params, self._l2(params, grads, n_weights), lr)
@@ -172,11 +199,18 @@ class RMSprop(Optimizer):
         _check_number(self.name, "eps", self.eps, 0, math.inf, lo_open=True)
 
     def _update(self, params: Array, grads: Array, n_weights: int, lr: float) -> None:
-        g = self._l2(params, grads, n_weights)
-        v = self._buffer("v", params)
-        v *= self.rho
-        v += (1 - self.rho) * g * g
-        params -= lr * g / (np.sqrt(v) + self.eps)
+        # kept as V = v/(1−ρ), as Adam's: √v = c√V with c = √(1−ρ)
+        g, tmp = self._l2(params, grads, n_weights), self._tmp(params)
+        V = self._buffer("V", params)
+        V *= self.rho
+        np.multiply(g, g, out=tmp)
+        V += tmp
+        c = math.sqrt(1 - self.rho)
+        np.sqrt(V, out=tmp)
+        tmp += self.eps / c
+        np.divide(g, tmp, out=tmp)
+        tmp *= lr / c
+        params -= tmp
 
 
 OPTIMIZERS: dict[str, type[Optimizer]] = {
@@ -197,7 +231,9 @@ def get_optimizer(spec: str | Optimizer, **kwargs: Any) -> Optimizer:
             )
         return spec
     cls = lookup(OPTIMIZERS, spec, "optimizer")
-    allowed = {f for f in cls.__dataclass_fields__ if f not in ("t", "state")}
+    allowed = {
+        f for f in cls.__dataclass_fields__ if f not in ("t", "state", "_scratch")
+    }
     unknown = [k for k in kwargs if k not in allowed]
     if unknown:
         raise ValueError(

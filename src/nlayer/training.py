@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from .backend import namespace
-from .network import Network
+from .network import Network, Workspace
 from .optimizers import Optimizer, clip_by_global_norm, get_optimizer, get_schedule
 
 Array = Any
@@ -45,8 +45,8 @@ class History:
 
     ``loss``: training loss, the mean over the epoch's batches;
     ``val_loss`` / ``val_metric``: on the validation data (empty without it);
-    ``grad_norms[e][l]``: layer l+1's gradient norm ‖(dW, db)‖₂, averaged over
-    the epoch's steps, to see vanishing or exploding gradients;
+    ``grad_norms[e][l]``: layer l+1's gradient norm ‖(dW, db)‖₂, as the root
+    mean square over the epoch's steps, to see vanishing or exploding gradients;
     ``lr``: the learning rate used; ``best_epoch``: the epoch with the lowest
     monitored loss (validation loss if there is validation data).
     """
@@ -278,33 +278,38 @@ def fit(
     history = History(metric=metric_name)
     best, best_params, waited = math.inf, None, 0
     every = max(1, epochs // 10) if verbose is True else int(verbose)
+    # buffers reused by every step: at most two batch sizes (full, last)
+    workspaces = {k: Workspace(net, k, Y.shape[1]) for k in {bs, m % bs or bs}}
+    layer_grads = list(zip(dW, db, strict=True))
+    forward, backward, loss_value = net._forward_pass, net._backward, net._loss_value
+    vdot = np.vdot
 
     completed = net.params.copy()  # the weights after the last completed epoch
     try:
         for epoch in range(epochs):
             lr = sched(opt.lr, epoch, epochs)
             order = net.rng.permutation(m) if shuffle else None
-            total, norms, steps = 0.0, np.zeros(L), 0
+            total, squares, steps = 0.0, [0.0] * L, 0
             for start in range(0, m, bs):
+                work = workspaces[min(bs, m - start)]
                 idx: Any
                 if order is None:
                     idx = slice(start, start + bs)
                     Xb, Yb = X[idx], Y[idx]
-                else:
+                else:  # gather the batch's rows into the reused buffers
                     idx = order[start : start + bs]
-                    Xb, Yb = X.take(idx, axis=0), Y.take(idx, axis=0)
+                    Xb = X.take(idx, axis=0, out=work.X)
+                    Yb = Y.take(idx, axis=0, out=work.Y)
                 wb = None if w is None else w[idx]
                 if wb is not None and not wb.sum() > 0:
                     continue  # every sample of this batch weighs nothing
-                Z, H = net._forward_pass(Xb)
-                total += net._loss_value(Z[-1], H[-1], Yb, wb) * (
+                Z, H = forward(Xb, work)
+                total += loss_value(Z[-1], H[-1], Yb, wb) * (
                     len(Xb) if wb is None else float(wb.sum())
                 )
-                net.backward(Z, H, Yb, out=grads, sample_weight=wb)
-                norms += [
-                    math.sqrt(np.vdot(dW[l], dW[l]) + np.vdot(db[l], db[l]))
-                    for l in range(L)
-                ]
+                backward(Z, H, Yb, dW, db, wb, work)
+                for l, (gW, gb) in enumerate(layer_grads):
+                    squares[l] += vdot(gW, gW) + vdot(gb, gb)
                 steps += 1
                 if clip_norm is not None:
                     clip_by_global_norm(grads, clip_norm)
@@ -314,7 +319,8 @@ def fit(
                 "epoch": epoch,
                 "loss": total / (m if w is None else float(w.sum())),
                 "lr": lr,
-                "grad_norms": (norms / steps).tolist(),
+                # root mean square of each layer's gradient norm over the steps
+                "grad_norms": [math.sqrt(float(q) / steps) for q in squares],
             }
             if Xv is not None:
                 Zv, Hv = net._forward_pass(Xv)
