@@ -3,7 +3,7 @@ hand-written NumPy loop, interleaved in one run, as ratios of medians.
 
     pip install ".[sklearn]" torch==2.13.0
     python benchmarks/speed.py            # the tables in BENCHMARKS.md (minutes)
-    python benchmarks/speed.py --smoke    # tiny sizes, seconds: keeps the script working
+    python benchmarks/speed.py --smoke    # tiny sizes, seconds: keeps it working
 
 Cases (the issue that asked for them gives the reasons):
   tiny    seed 001's [2, 10, 8, 5, 1] ReLU/Tanh/ReLU/Linear net, 100 samples,
@@ -41,7 +41,9 @@ except ImportError:  # the PyTorch columns are left out
     HAVE_TORCH = False
 
 
-def median_times(runs: dict[str, Callable[[], float]], repeats: int) -> dict[str, float]:
+def median_times(
+    runs: dict[str, Callable[[], float]], repeats: int
+) -> dict[str, float]:
     """Each function returns its own elapsed seconds; they take turns, so that a
     busy moment of the machine hits every framework alike."""
     times: dict[str, list[float]] = {k: [] for k in runs}
@@ -53,11 +55,12 @@ def median_times(runs: dict[str, Callable[[], float]], repeats: int) -> dict[str
     return {k: float(np.median(v)) for k, v in times.items()}
 
 
-# -- data ----------------------------------------------------------------------------
+# -- data ----------------------------------------------------------------------
 
 
-def teacher_data(m: int, n_in: int, classes: int, seed: int = 0
-                 ) -> tuple[np.ndarray, np.ndarray]:
+def teacher_data(
+    m: int, n_in: int, classes: int, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """A learnable stand-in for MNIST's shape (no download): labels from a fixed
     random two-layer teacher network; float32 features."""
     rng = np.random.default_rng(seed)
@@ -74,7 +77,7 @@ def squares() -> tuple[np.ndarray, np.ndarray]:
     return X, np.sum(X**2, axis=1, keepdims=True)
 
 
-# -- the tiny case ---------------------------------------------------------------------
+# -- the tiny case -------------------------------------------------------------
 
 TINY_SIZES = [2, 10, 8, 5, 1]
 TINY_ACTS = ["relu", "tanh", "relu", "linear"]
@@ -128,9 +131,14 @@ def tiny_torch(epochs: int) -> Callable[[], float]:
     def run() -> float:
         torch.manual_seed(0)
         net = torch.nn.Sequential(
-            torch.nn.Linear(2, 10), torch.nn.ReLU(), torch.nn.Linear(10, 8),
-            torch.nn.Tanh(), torch.nn.Linear(8, 5), torch.nn.ReLU(),
-            torch.nn.Linear(5, 1)).double()
+            torch.nn.Linear(2, 10),
+            torch.nn.ReLU(),
+            torch.nn.Linear(10, 8),
+            torch.nn.Tanh(),
+            torch.nn.Linear(8, 5),
+            torch.nn.ReLU(),
+            torch.nn.Linear(5, 1),
+        ).double()
         opt = torch.optim.SGD(net.parameters(), lr=0.01)
         t = time.perf_counter()
         for _ in range(epochs):
@@ -149,10 +157,19 @@ def tiny_sklearn(epochs: int) -> Callable[[], float]:
     X, Y = squares()
 
     def run() -> float:
-        model = MLPRegressor(hidden_layer_sizes=(10, 8, 5), solver="sgd",
-                             learning_rate_init=0.01, momentum=0.0, alpha=0.0,
-                             batch_size=100, shuffle=False, max_iter=epochs, tol=0.0,
-                             n_iter_no_change=epochs + 1, random_state=0)
+        model = MLPRegressor(
+            hidden_layer_sizes=(10, 8, 5),
+            solver="sgd",
+            learning_rate_init=0.01,
+            momentum=0.0,
+            alpha=0.0,
+            batch_size=100,
+            shuffle=False,
+            max_iter=epochs,
+            tol=0.0,
+            n_iter_no_change=epochs + 1,
+            random_state=0,
+        )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             t = time.perf_counter()
@@ -162,7 +179,7 @@ def tiny_sklearn(epochs: int) -> Callable[[], float]:
     return run
 
 
-# -- the medium case ---------------------------------------------------------------------
+# -- the medium case -----------------------------------------------------------
 
 MEDIUM = [784, 256, 128, 10]
 
@@ -174,8 +191,15 @@ def flops_per_epoch(sizes: list[int], m: int) -> float:
     return 2 * forward + sum(2 * m * a * b for a, b in pairs[1:])
 
 
-def medium_nlayer(X: np.ndarray, y: np.ndarray, sizes: list[int], opt: str, lr: float,
-                  batch: int, result: dict[str, Any]) -> Callable[[], float]:
+def medium_nlayer(
+    X: np.ndarray,
+    y: np.ndarray,
+    sizes: list[int],
+    opt: str,
+    lr: float,
+    batch: int,
+    result: dict[str, Any],
+) -> Callable[[], float]:
     Y = np.eye(sizes[-1], dtype=np.float32)[y]
     acts = ["relu"] * (len(sizes) - 2) + ["softmax"]
 
@@ -191,8 +215,15 @@ def medium_nlayer(X: np.ndarray, y: np.ndarray, sizes: list[int], opt: str, lr: 
     return run
 
 
-def medium_torch(X: np.ndarray, y: np.ndarray, sizes: list[int], opt: str, lr: float,
-                 batch: int, result: dict[str, Any]) -> Callable[[], float]:
+def medium_torch(
+    X: np.ndarray,
+    y: np.ndarray,
+    sizes: list[int],
+    opt: str,
+    lr: float,
+    batch: int,
+    result: dict[str, Any],
+) -> Callable[[], float]:
     Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
 
     def run() -> float:
@@ -202,7 +233,8 @@ def medium_torch(X: np.ndarray, y: np.ndarray, sizes: list[int], opt: str, lr: f
             layers += [torch.nn.Linear(a, b), torch.nn.ReLU()]
         net = torch.nn.Sequential(*layers, torch.nn.Linear(sizes[-2], sizes[-1]))
         optim = (torch.optim.Adam if opt == "adam" else torch.optim.SGD)(
-            net.parameters(), lr=lr)
+            net.parameters(), lr=lr
+        )
         loss_fn = torch.nn.CrossEntropyLoss()
         t = time.perf_counter()
         order = torch.randperm(len(Xt))
@@ -222,14 +254,26 @@ def medium_torch(X: np.ndarray, y: np.ndarray, sizes: list[int], opt: str, lr: f
     return run
 
 
-def medium_sklearn(X: np.ndarray, y: np.ndarray, sizes: list[int], lr: float,
-                   batch: int, result: dict[str, Any]) -> Callable[[], float]:
+def medium_sklearn(
+    X: np.ndarray,
+    y: np.ndarray,
+    sizes: list[int],
+    lr: float,
+    batch: int,
+    result: dict[str, Any],
+) -> Callable[[], float]:
     from sklearn.neural_network import MLPClassifier
 
     def run() -> float:
-        model = MLPClassifier(hidden_layer_sizes=tuple(sizes[1:-1]), solver="adam",
-                              learning_rate_init=lr, batch_size=batch, max_iter=1,
-                              alpha=0.0, random_state=0)
+        model = MLPClassifier(
+            hidden_layer_sizes=tuple(sizes[1:-1]),
+            solver="adam",
+            learning_rate_init=lr,
+            batch_size=batch,
+            max_iter=1,
+            alpha=0.0,
+            random_state=0,
+        )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             t = time.perf_counter()
@@ -242,14 +286,26 @@ def medium_sklearn(X: np.ndarray, y: np.ndarray, sizes: list[int], lr: float,
     return run
 
 
-def medium_numpy(X: np.ndarray, y: np.ndarray, sizes: list[int], opt: str, lr: float,
-                 batch: int, result: dict[str, Any]) -> Callable[[], float]:
+def medium_numpy(
+    X: np.ndarray,
+    y: np.ndarray,
+    sizes: list[int],
+    opt: str,
+    lr: float,
+    batch: int,
+    result: dict[str, Any],
+) -> Callable[[], float]:
     """The same epoch written by hand in NumPy, float32, no library around it."""
     Y = np.eye(sizes[-1], dtype=np.float32)[y]
 
     def run() -> float:
-        net = nlayer.Network(sizes, ["relu"] * (len(sizes) - 2) + ["softmax"],
-                             loss="cross_entropy", seed=0, dtype="float32")
+        net = nlayer.Network(
+            sizes,
+            ["relu"] * (len(sizes) - 2) + ["softmax"],
+            loss="cross_entropy",
+            seed=0,
+            dtype="float32",
+        )
         W = [w.copy() for w in net.weights]
         b = [v.copy() for v in net.biases]
         params = W + b
@@ -279,8 +335,11 @@ def medium_numpy(X: np.ndarray, y: np.ndarray, sizes: list[int], opt: str, lr: f
                     mo += 0.1 * g
                     ve *= 0.999
                     ve += 0.001 * g * g
-                    p -= (lr / (1 - 0.9**step)) * mo / (
-                        np.sqrt(ve / (1 - 0.999**step)) + 1e-8)
+                    p -= (
+                        (lr / (1 - 0.9**step))
+                        * mo
+                        / (np.sqrt(ve / (1 - 0.999**step)) + 1e-8)
+                    )
                 else:
                     p -= lr * g
         return time.perf_counter() - t
@@ -297,7 +356,7 @@ def accuracy(model: Any, X: np.ndarray, y: np.ndarray) -> float:
     return float(model.score(X, y))
 
 
-# -- the wide case -------------------------------------------------------------------------
+# -- the wide case -------------------------------------------------------------
 
 
 def wide(m: int, sizes: list[int], batch: int, repeats: int) -> dict[str, float]:
@@ -332,13 +391,16 @@ def wide(m: int, sizes: list[int], batch: int, repeats: int) -> dict[str, float]
 
     times = median_times({"GEMMs alone": gemms, "nlayer": train}, repeats)
     flops = flops_per_epoch(sizes, m)
-    return {"gemm_s": times["GEMMs alone"], "nlayer_s": times["nlayer"],
-            "gemm_gflops": flops / times["GEMMs alone"] / 1e9,
-            "nlayer_gflops": flops / times["nlayer"] / 1e9,
-            "fraction": times["GEMMs alone"] / times["nlayer"]}
+    return {
+        "gemm_s": times["GEMMs alone"],
+        "nlayer_s": times["nlayer"],
+        "gemm_gflops": flops / times["GEMMs alone"] / 1e9,
+        "nlayer_gflops": flops / times["nlayer"] / 1e9,
+        "fraction": times["GEMMs alone"] / times["nlayer"],
+    }
 
 
-# -- memory ------------------------------------------------------------------------------------
+# -- memory --------------------------------------------------------------------
 
 
 MEMORY_CHILD = r"""
@@ -371,16 +433,27 @@ def memory(m: int) -> dict[str, float]:
     peak is reset once the data are built, so training's own share shows."""
     if sys.platform != "linux":
         return {}
-    out = subprocess.run([sys.executable, "-c", MEMORY_CHILD,
-                          os.path.dirname(os.path.abspath(__file__)), str(m)],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            MEMORY_CHILD,
+            os.path.dirname(os.path.abspath(__file__)),
+            str(m),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     r = json.loads(out)
-    return {"data_mb": r["data_bytes"] / 2**20,
-            "peak_over_baseline_mb": (r["peak"] - r["baseline"]) / 2**20,
-            "training_extra_mb": (r["peak"] - r["before"]) / 2**20}
+    return {
+        "data_mb": r["data_bytes"] / 2**20,
+        "peak_over_baseline_mb": (r["peak"] - r["baseline"]) / 2**20,
+        "training_extra_mb": (r["peak"] - r["before"]) / 2**20,
+    }
 
 
-# -- the report ---------------------------------------------------------------------------------
+# -- the report ----------------------------------------------------------------
 
 
 def fmt_s(s: float) -> str:
@@ -391,27 +464,36 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="nlayer training speed, side by side")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, seconds")
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--cases", nargs="*",
-                        default=["tiny", "medium", "wide", "memory", "scaling"])
+    parser.add_argument(
+        "--cases", nargs="*", default=["tiny", "medium", "wide", "memory", "scaling"]
+    )
     args = parser.parse_args(argv)
     smoke = args.smoke
     repeats = 1 if smoke else args.repeats
     threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 2
     if HAVE_TORCH:
         torch.set_num_threads(threads)  # the same threads as NumPy's BLAS
-    print(f"nlayer {nlayer.__version__}, Python {platform.python_version()}, NumPy "
-          f"{np.__version__}" + (f", PyTorch {torch.__version__}" if HAVE_TORCH else "")
-          + f"; {threads} threads; medians of {repeats} interleaved runs\n")
+    print(
+        f"nlayer {nlayer.__version__}, Python {platform.python_version()}, NumPy "
+        f"{np.__version__}"
+        + (f", PyTorch {torch.__version__}" if HAVE_TORCH else "")
+        + f"; {threads} threads; medians of {repeats} interleaved runs\n"
+    )
 
     if "tiny" in args.cases:
         epochs = 50 if smoke else 1000
-        runs = {"nlayer": tiny_nlayer(epochs), "NumPy by hand": tiny_numpy(epochs),
-                "scikit-learn": tiny_sklearn(epochs)}
+        runs = {
+            "nlayer": tiny_nlayer(epochs),
+            "NumPy by hand": tiny_numpy(epochs),
+            "scikit-learn": tiny_sklearn(epochs),
+        }
         if HAVE_TORCH:
             runs["PyTorch"] = tiny_torch(epochs)
         t = median_times(runs, repeats)
-        print(f"### tiny: {TINY_SIZES}, 100 samples, {epochs} full-batch SGD epochs, "
-              "float64\n")
+        print(
+            f"### tiny: {TINY_SIZES}, 100 samples, {epochs} full-batch SGD epochs, "
+            "float64\n"
+        )
         print("| | time | nlayer ÷ it |\n|---|---|---|")
         for name, s in t.items():
             print(f"| {name} | {fmt_s(s)} | {t['nlayer'] / s:.3f} |")
@@ -424,25 +506,36 @@ def main(argv: list[str] | None = None) -> None:
         flops = flops_per_epoch(MEDIUM, m)
         for opt, lr in (("adam", 1e-3), ("sgd", 0.1)):
             result: dict[str, Any] = {}
-            runs = {"nlayer": medium_nlayer(X, y, MEDIUM, opt, lr, 128, result),
-                    "NumPy by hand": medium_numpy(X, y, MEDIUM, opt, lr, 128, result)}
+            runs = {
+                "nlayer": medium_nlayer(X, y, MEDIUM, opt, lr, 128, result),
+                "NumPy by hand": medium_numpy(X, y, MEDIUM, opt, lr, 128, result),
+            }
             if HAVE_TORCH:
                 runs["PyTorch"] = medium_torch(X, y, MEDIUM, opt, lr, 128, result)
             if opt == "adam":
                 runs["scikit-learn"] = medium_sklearn(X, y, MEDIUM, lr, 128, result)
             t = median_times(runs, repeats)
-            print(f"### medium, {opt}: {MEDIUM} ReLU/softmax, batch 128, {m} samples, "
-                  "1 epoch, float32\n")
+            print(
+                f"### medium, {opt}: {MEDIUM} ReLU/softmax, batch 128, {m} samples, "
+                "1 epoch, float32\n"
+            )
             print("| | time | nlayer ÷ it | GFLOP/s | epoch loss | test accuracy |")
             print("|---|---|---|---|---|---|")
             for name, s in t.items():
                 loss = result.get(name)
-                acc = accuracy(result[f"{name}_net"], X_test, y_test) if (
-                    f"{name}_net" in result) else None
-                print(f"| {name} | {fmt_s(s)} | {t['nlayer'] / s:.3f} | "
-                      f"{flops / s / 1e9:.0f} | "
-                      + (f"{loss:.4f}" if loss is not None else "") + " | "
-                      + (f"{acc:.2%}" if acc is not None else "") + " |")
+                acc = (
+                    accuracy(result[f"{name}_net"], X_test, y_test)
+                    if (f"{name}_net" in result)
+                    else None
+                )
+                print(
+                    f"| {name} | {fmt_s(s)} | {t['nlayer'] / s:.3f} | "
+                    f"{flops / s / 1e9:.0f} | "
+                    + (f"{loss:.4f}" if loss is not None else "")
+                    + " | "
+                    + (f"{acc:.2%}" if acc is not None else "")
+                    + " |"
+                )
             print()
 
     if "wide" in args.cases:
@@ -452,20 +545,26 @@ def main(argv: list[str] | None = None) -> None:
         w = wide(m, sizes, batch, repeats)
         print(f"### wide: {sizes}, batch {batch}, {m} samples, SGD, float32\n")
         print("| | time per epoch | GFLOP/s |\n|---|---|---|")
-        print(f"| NumPy GEMMs of the same shapes | {fmt_s(w['gemm_s'])} | "
-              f"{w['gemm_gflops']:.0f} |")
-        print(f"| nlayer training | {fmt_s(w['nlayer_s'])} | {w['nlayer_gflops']:.0f} |")
+        print(
+            f"| NumPy GEMMs of the same shapes | {fmt_s(w['gemm_s'])} | "
+            f"{w['gemm_gflops']:.0f} |"
+        )
+        print(
+            f"| nlayer training | {fmt_s(w['nlayer_s'])} | {w['nlayer_gflops']:.0f} |"
+        )
         print(f"\nnlayer reaches {w['fraction']:.0%} of the GEMM throughput.\n")
 
     if "memory" in args.cases:
         r = memory(2000 if smoke else 60_000)
         if r:
             print("### memory: medium case, Adam, 2 epochs, fresh process\n")
-            print(f"data set (X and one-hot Y) {r['data_mb']:.0f} MB; while training, "
-                  f"the peak resident memory stood {r['peak_over_baseline_mb']:.0f} MB "
-                  "above the bare interpreter with NumPy, of which "
-                  f"{r['training_extra_mb']:.1f} MB beyond the data: the network, "
-                  "its optimiser and its work buffers\n")
+            print(
+                f"data set (X and one-hot Y) {r['data_mb']:.0f} MB; while training, "
+                f"the peak resident memory stood {r['peak_over_baseline_mb']:.0f} MB "
+                "above the bare interpreter with NumPy, of which "
+                f"{r['training_extra_mb']:.1f} MB beyond the data: the network, "
+                "its optimiser and its work buffers\n"
+            )
 
     if "scaling" in args.cases:
         print("### scaling: medium case, Adam, one epoch, float32\n")
@@ -477,12 +576,16 @@ def main(argv: list[str] | None = None) -> None:
         for frac, depth in ((0.25, 2), (0.5, 4), (1.0, 8)):
             n = int(full * frac)
             r1: dict[str, Any] = {}
-            t1 = median_times({"n": medium_nlayer(X[:n], y[:n], MEDIUM, "adam", 1e-3,
-                                                  128, r1)}, repeats)["n"]
+            t1 = median_times(
+                {"n": medium_nlayer(X[:n], y[:n], MEDIUM, "adam", 1e-3, 128, r1)},
+                repeats,
+            )["n"]
             sizes = [784] + [256] * depth + [10]
             half = full // 2
-            t2 = median_times({"d": medium_nlayer(X[:half], y[:half], sizes, "adam",
-                                                  1e-3, 128, r1)}, repeats)["d"]
+            t2 = median_times(
+                {"d": medium_nlayer(X[:half], y[:half], sizes, "adam", 1e-3, 128, r1)},
+                repeats,
+            )["d"]
             rows.append(f"| {n} | {fmt_s(t1)} | | {depth} | {fmt_s(t2)} |")
         print("\n".join(rows) + "\n")
 

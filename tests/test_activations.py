@@ -151,5 +151,6 @@ def test_a_subclass_that_redefines_the_derivative_is_trained_with_it():
 
     dH = np.ones((2, 3))
     z = np.array([[1.0, -1.0, 2.0], [0.5, 3.0, -2.0]])
-    np.testing.assert_array_equal(HalfReLU().backward_into(dH.copy(), z, None),
-                                  0.5 * (z > 0))
+    np.testing.assert_array_equal(
+        HalfReLU().backward_into(dH.copy(), z, None), 0.5 * (z > 0)
+    )
