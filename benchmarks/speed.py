@@ -9,7 +9,8 @@ Cases (the issue that asked for them gives the reasons):
   tiny    seed 001's [2, 10, 8, 5, 1] ReLU/Tanh/ReLU/Linear net, 100 samples,
           1000 full-batch SGD epochs, float64: the overhead of the abstraction
   medium  784-256-128-10 ReLU, softmax cross-entropy, batch 128, 60 000 samples,
-          one epoch, float32, Adam and plain SGD
+          one epoch, float32, Adam and plain SGD; nlayer, PyTorch and the NumPy
+          loop start from the same weights (scikit-learn draws its own)
   wide    1024-2048-2048-10, batch 1024, float32: throughput against the GEMMs
           NumPy runs for the same matrix shapes
   memory  peak resident memory while training the medium case, in a fresh process
@@ -232,6 +233,20 @@ def medium_torch(
         for a, b in zip(sizes[:-2], sizes[1:-1], strict=True):
             layers += [torch.nn.Linear(a, b), torch.nn.ReLU()]
         net = torch.nn.Sequential(*layers, torch.nn.Linear(sizes[-2], sizes[-1]))
+        start_from = nlayer.Network(  # the same initial weights as nlayer's run
+            sizes,
+            ["relu"] * (len(sizes) - 2) + ["softmax"],
+            loss="cross_entropy",
+            seed=0,
+            dtype="float32",
+        )
+        linears = [layer for layer in net if isinstance(layer, torch.nn.Linear)]
+        with torch.no_grad():
+            for lin, W, b in zip(
+                linears, start_from.weights, start_from.biases, strict=True
+            ):
+                lin.weight.copy_(torch.from_numpy(W.T.copy()))
+                lin.bias.copy_(torch.from_numpy(b.copy()))
         optim = (torch.optim.Adam if opt == "adam" else torch.optim.SGD)(
             net.parameters(), lr=lr
         )

@@ -8,7 +8,7 @@ step, so a full-batch run records exactly the seeds' ``losses`` list.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from numbers import Integral, Real
 from typing import Any
@@ -280,27 +280,19 @@ def fit(
     every = max(1, epochs // 10) if verbose is True else int(verbose)
     # buffers reused by every step: at most two batch sizes (full, last)
     workspaces = {k: Workspace(net, k, Y.shape[1]) for k in {bs, m % bs or bs}}
-    layer_grads = list(zip(dW, db, strict=True))
+    squared_norms = _squared_norms(grads, [*dW, *db])
     forward, backward, loss_value = net._forward_pass, net._backward, net._loss_value
-    vdot = np.vdot
+    full_batch = [(X, Y, w, workspaces[m])] if not shuffle and bs == m else None
 
     completed = net.params.copy()  # the weights after the last completed epoch
     try:
         for epoch in range(epochs):
             lr = sched(opt.lr, epoch, epochs)
             order = net.rng.permutation(m) if shuffle else None
-            total, squares, steps = 0.0, [0.0] * L, 0
-            for start in range(0, m, bs):
-                work = workspaces[min(bs, m - start)]
-                idx: Any
-                if order is None:
-                    idx = slice(start, start + bs)
-                    Xb, Yb = X[idx], Y[idx]
-                else:  # gather the batch's rows into the reused buffers
-                    idx = order[start : start + bs]
-                    Xb = X.take(idx, axis=0, out=work.X)
-                    Yb = Y.take(idx, axis=0, out=work.Y)
-                wb = None if w is None else w[idx]
+            total, squares, steps = 0.0, np.zeros(2 * L), 0
+            for Xb, Yb, wb, work in full_batch or _batches(
+                X, Y, w, bs, order, workspaces
+            ):
                 if wb is not None and not wb.sum() > 0:
                     continue  # every sample of this batch weighs nothing
                 Z, H = forward(Xb, work)
@@ -308,8 +300,7 @@ def fit(
                     len(Xb) if wb is None else float(wb.sum())
                 )
                 backward(Z, H, Yb, dW, db, wb, work)
-                for l, (gW, gb) in enumerate(layer_grads):
-                    squares[l] += vdot(gW, gW) + vdot(gb, gb)
+                squares += squared_norms()
                 steps += 1
                 if clip_norm is not None:
                     clip_by_global_norm(grads, clip_norm)
@@ -320,7 +311,7 @@ def fit(
                 "loss": total / (m if w is None else float(w.sum())),
                 "lr": lr,
                 # root mean square of each layer's gradient norm over the steps
-                "grad_norms": [math.sqrt(float(q) / steps) for q in squares],
+                "grad_norms": np.sqrt((squares[:L] + squares[L:]) / steps).tolist(),
             }
             if Xv is not None:
                 Zv, Hv = net._forward_pass(Xv)
@@ -359,6 +350,44 @@ def fit(
     if best_params is not None:
         net.params[...] = best_params
     return history
+
+
+def _squared_norms(grads: Array, parts: list[Array]) -> Callable[[], Array]:
+    """A function giving ‖part‖² for every W and b (2L,) of the gradient buffer.
+
+    Measured: with few parameters the fixed cost of a call dominates, and one
+    squared copy reduced at every part's start (3 calls) beats 2L dot products
+    (5 µs against 15 µs a step for the seeds' network); with many, the copy's
+    memory traffic dominates and BLAS dot products win (35 µs against 99 µs for
+    784-256-128-10)."""
+    if grads.size > 1 << 16:
+        return lambda: np.array([np.vdot(p, p) for p in parts])
+    sq = np.empty_like(grads)
+    starts = np.cumsum([0] + [p.size for p in parts[:-1]])
+    return lambda: np.add.reduceat(np.multiply(grads, grads, out=sq), starts)
+
+
+def _batches(
+    X: Array,
+    Y: Array,
+    w: Array | None,
+    bs: int,
+    order: Array | None,
+    workspaces: dict[int, Workspace],
+) -> Iterator[tuple[Array, Array, Array | None, Workspace]]:
+    """(X_batch, Y_batch, w_batch, workspace) for each step of an epoch."""
+    m = len(X)
+    for start in range(0, m, bs):
+        work = workspaces[min(bs, m - start)]
+        idx: Any
+        if order is None:
+            idx = slice(start, start + bs)
+            yield X[idx], Y[idx], None if w is None else w[idx], work
+        else:  # gather the batch's rows into the reused buffers: no new arrays
+            idx = order[start : start + bs]
+            Xb = X.take(idx, axis=0, out=work.X)
+            Yb = Y.take(idx, axis=0, out=work.Y)
+            yield Xb, Yb, None if w is None else w[idx], work
 
 
 def _record(history: History, logs: dict[str, Any], metric_name: str | None) -> None:
