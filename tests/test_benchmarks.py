@@ -1,0 +1,29 @@
+"""The benchmark scripts keep working (smoke mode: tiny sizes, no timing claims)."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).parent.parent / "benchmarks"
+
+
+def test_speed_script_smoke():
+    pytest.importorskip("sklearn")
+    r = subprocess.run(
+        [sys.executable, str(BENCH / "speed.py"), "--smoke"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert r.returncode == 0, r.stderr
+    for heading in (
+        "### tiny",
+        "### medium, adam",
+        "### medium, sgd",
+        "### wide",
+        "### scaling",
+    ):
+        assert heading in r.stdout
+    assert "| nlayer |" in r.stdout and "of the GEMM throughput" in r.stdout
