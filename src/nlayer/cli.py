@@ -38,10 +38,11 @@ from .data import (
     split,
 )
 from .gradcheck import gradcheck_layers
-from .io import atomic_write, load_model, save
+from .io import load_model, save
 from .losses import LOSSES
 from .network import Network
 from .optimizers import OPTIMIZERS
+from .safefile import atomic_write
 from .training import History, TrainingInterrupted, accuracy, r2
 
 #: what ``nlayer train`` does when an option is not given

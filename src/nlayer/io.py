@@ -16,11 +16,7 @@ against the layer sizes, dtypes, finite values — and any problem raises
 
 from __future__ import annotations
 
-import contextlib
-import json
-import math
 import os
-import secrets
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -32,65 +28,17 @@ from .activations import ACTIVATIONS, Activation, get_activation
 from .data import TASKS, Preprocessing
 from .losses import LOSSES, Loss, get_loss
 from .network import Network
+from .safefile import ModelFileError, finite_number, read_file, write_file
 
 FORMAT = "nlayer.model"
 FORMAT_VERSION = 1
 #: bounds that keep a hostile description from costing memory or time
-MAX_DESCRIPTION = 1 << 20  # characters of JSON
 MAX_LAYERS = 1024
 MAX_UNITS = 1 << 24
 _DTYPES = {"float32": "F32", "float64": "F64"}
 
 
-class ModelFileError(ValueError):
-    """A model file that cannot be loaded; the message names the file and why."""
-
-    def __init__(self, path: str | os.PathLike[str], problem: str) -> None:
-        super().__init__(f"{path}: {problem}")
-        self.path = str(path)
-        self.problem = problem
-
-
 # -- writing -------------------------------------------------------------------
-
-
-def atomic_write(path: str | os.PathLike[str], data: bytes) -> Path:
-    """Write ``data`` to ``path`` through a temporary file and a rename: ``path``
-    is always either the old file or the whole new one."""
-    path = Path(path)
-    if not path.parent.is_dir():
-        raise FileNotFoundError(f"{path.parent}: no such directory")
-    # same directory: os.replace is then a rename on one file system
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    # 0o666 less the umask: the permissions any new file gets (mkstemp forces 0o600)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())  # the bytes are on disk before the name points at them
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    with contextlib.suppress(OSError):  # make the rename itself durable (POSIX)
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-    return path
-
-
-def write_file(
-    path: str | os.PathLike[str], tensors: Mapping[str, np.ndarray], description: dict
-) -> Path:
-    """Atomically write ``tensors`` and the JSON ``description`` as safetensors."""
-    from safetensors.numpy import save as to_safetensors
-
-    text = json.dumps(description, allow_nan=False, separators=(",", ":"))
-    contiguous = {k: np.ascontiguousarray(v) for k, v in tensors.items()}
-    return atomic_write(path, to_safetensors(contiguous, metadata={"nlayer": text}))
 
 
 def _entry(
@@ -192,76 +140,6 @@ def save(
 # -- reading -------------------------------------------------------------------
 
 
-def read_file(
-    path: str | os.PathLike[str],
-    expected: Callable[[dict], dict[str, tuple[str, tuple[int, ...]]]],
-) -> tuple[dict, dict[str, np.ndarray]]:
-    """The description and tensors of an nlayer file, checked.
-
-    ``expected(description)`` validates the description and returns the tensors
-    it implies, name -> (safetensors dtype, shape); the file must hold exactly
-    those. Tensors are read only once their shapes have been checked.
-    """
-    from safetensors import safe_open
-
-    if not Path(path).is_file():
-        raise ModelFileError(
-            path, "no such file" if not Path(path).exists() else "not a file"
-        )
-    try:
-        with safe_open(str(path), framework="np") as f:
-            text = (f.metadata() or {}).get("nlayer")
-            if text is None:
-                raise ModelFileError(
-                    path,
-                    "a safetensors file, but not one written "
-                    "by nlayer (no 'nlayer' description)",
-                )
-            if len(text) > MAX_DESCRIPTION:
-                raise ModelFileError(path, "the description is implausibly large")
-            try:
-                description = json.loads(text)
-            except (ValueError, RecursionError):
-                raise ModelFileError(
-                    path, "the description is not valid JSON"
-                ) from None
-            if not isinstance(description, dict):
-                raise ModelFileError(path, "the description is not a JSON object")
-            try:
-                wanted = expected(description)
-            except (ValueError, TypeError) as e:
-                raise ModelFileError(path, str(e)) from None
-            found = set(f.keys())
-            if found != set(wanted):
-                missing, extra = (
-                    sorted(set(wanted) - found),
-                    sorted(found - set(wanted)),
-                )
-                raise ModelFileError(
-                    path,
-                    "the tensors do not match the description"
-                    + (f"; missing {', '.join(missing)}" if missing else "")
-                    + (f"; unexpected {', '.join(extra)}" if extra else ""),
-                )
-            tensors = {}
-            for name, (dtype, shape) in wanted.items():
-                s = f.get_slice(name)
-                if s.get_dtype() != dtype or tuple(s.get_shape()) != shape:
-                    raise ModelFileError(
-                        path,
-                        f"tensor {name} is {s.get_dtype()} {tuple(s.get_shape())}, "
-                        f"but the description implies {dtype} {shape}",
-                    )
-                tensors[name] = f.get_tensor(name)
-                if not np.isfinite(tensors[name]).all():
-                    raise ModelFileError(path, f"tensor {name} holds NaN or infinity")
-    except ModelFileError:
-        raise
-    except Exception as e:  # the trust boundary: any other failure is a bad file
-        raise ModelFileError(path, f"not a readable nlayer model file ({e})") from None
-    return description, tensors
-
-
 def _int_list(value: Any, what: str, lo: int, hi: int, max_len: int) -> list[int]:
     if not isinstance(value, list) or not 0 < len(value) <= max_len:
         raise ValueError(f"{what} must be a list of at most {max_len} integers")
@@ -291,21 +169,12 @@ def _named(
             f"before loading: nlayer.register_{kind}({name!r}, factory)"
         )
     for k, v in params.items():
-        if not _finite_number(v):
+        if not finite_number(v):
             raise ValueError(f"{where}: {kind} parameter {k!r} must be a number")
     try:
         return registry[name](**params)
     except (TypeError, ValueError) as e:
         raise ValueError(f"{where}: {kind} {name!r} with {params}: {e}") from None
-
-
-def _finite_number(v: Any) -> bool:
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
-        return False
-    try:
-        return math.isfinite(v)
-    except OverflowError:  # a JSON integer beyond float range
-        return False
 
 
 REQUIRED = (

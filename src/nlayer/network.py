@@ -443,6 +443,21 @@ class Network:
             **options,
         )
 
+    def spec(self) -> dict[str, Any]:
+        """The architecture as plain data: sizes, activations and loss by name
+        with their parameters, dtype. Equal specs mean the same function."""
+        return {
+            "layer_sizes": list(self.layer_sizes),
+            "activations": [
+                {"name": a.name, "params": a.params()} for a in self.activations
+            ],
+            "loss": {
+                "name": self.loss_function.name,
+                "params": self.loss_function.params(),
+            },
+            "dtype": self.dtype.name,
+        }
+
     def __getstate__(self) -> dict[str, Any]:
         # the views are rebuilt from the buffer: pickling them would copy them
         # apart from it, and weights[l] would no longer be params' memory

@@ -223,7 +223,7 @@ def _positive_dpi(dpi: Any) -> float:
 def _save_atomic(fig: Figure, path: Path, dpi: float) -> None:
     """Render to memory, then write atomically: ``path`` is the old PNG or the
     whole new one, never half of it."""
-    from .io import atomic_write
+    from .safefile import atomic_write
 
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi)
