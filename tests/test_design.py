@@ -25,7 +25,8 @@ ALLOWED = {
         "losses",
         "training",
     },  # training: only inside Network.fit, a lazy import
-    "training": {"backend", "network", "optimizers"},
+    "training": {"backend", "checkpoints", "network", "optimizers"},
+    "checkpoints": {"__version__", "network", "optimizers", "safefile"},
     "gradcheck": {"network"},
 }
 STDLIB = set(sys.stdlib_module_names)
@@ -35,8 +36,10 @@ def imports_of(path):
     found = set()
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.ImportFrom):
-            if node.level:  # from .x import y
-                found.add(("nlayer", node.module or ""))
+            if node.level and node.module:  # from .x import y
+                found.add(("nlayer", node.module))
+            elif node.level:  # from . import x
+                found.update(("nlayer", a.name) for a in node.names)
             else:
                 found.add((node.module.split(".")[0], node.module))
         elif isinstance(node, ast.Import):

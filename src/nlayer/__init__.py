@@ -14,7 +14,14 @@ from .io import ModelFileError, load, save
 from .losses import Loss, check_loss, register_loss
 from .network import Network
 from .optimizers import Optimizer
-from .training import History, StopTraining, TrainingInterrupted, fit
+from .training import (
+    CheckpointWarning,
+    History,
+    StopTraining,
+    TrainingDiverged,
+    TrainingInterrupted,
+    fit,
+)
 
 
 def __getattr__(name: str) -> object:
@@ -33,6 +40,7 @@ def __getattr__(name: str) -> object:
 
 __all__ = [
     "Activation",
+    "CheckpointWarning",
     "History",
     "Loss",
     "ModelFileError",
@@ -41,6 +49,7 @@ __all__ = [
     "Network",
     "Optimizer",
     "StopTraining",
+    "TrainingDiverged",
     "TrainingInterrupted",
     "activations",
     "check_activation",

@@ -14,6 +14,7 @@ import json
 import math
 import sys
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -43,7 +44,7 @@ from .losses import LOSSES
 from .network import Network
 from .optimizers import OPTIMIZERS
 from .safefile import atomic_write
-from .training import History, TrainingInterrupted, accuracy, r2
+from .training import History, TrainingDiverged, TrainingInterrupted, accuracy, r2
 
 #: what ``nlayer train`` does when an option is not given
 DEFAULTS: dict[str, Any] = {
@@ -430,6 +431,24 @@ def cli() -> None:
     type=click.Path(file_okay=False, path_type=Path),
     help="Output directory [default: a new folder under ./runs/].",
 )
+@click.option(
+    "--checkpoint-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write a checkpoint there every --checkpoint-every epochs (atomically).",
+)
+@click.option(
+    "--checkpoint-every",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Epochs between checkpoints.",
+)
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Go on from the newest valid checkpoint in --checkpoint-dir "
+    "(run with the same data and options).",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary.")
 def train(
     data: Path | None,
@@ -452,6 +471,9 @@ def train(
     seed: int,
     dtype: str,
     out_dir: Path | None,
+    checkpoint_dir: Path | None,
+    checkpoint_every: int,
+    resume: bool,
     quiet: bool,
 ) -> None:
     """Train a network on DATA.csv (or a built-in data set) and save the run.
@@ -508,7 +530,20 @@ def train(
     opts["batch_size"] = preset["batch_size"] if bs == "default" else bs
     if early_stopping is None and not opts["val_split"]:
         opts["early_stopping"] = False  # nothing to monitor: train every epoch
-    _train(ds, task, loss, opts, patience, seed, dtype, out_dir, quiet)
+    if resume and checkpoint_dir is None:
+        raise click.UsageError(
+            "--resume needs --checkpoint-dir, the checkpoints to use"
+        )
+    checkpointing = (
+        {}
+        if checkpoint_dir is None
+        else {
+            "checkpoint_dir": checkpoint_dir,
+            "checkpoint_every": checkpoint_every,
+            "resume": resume,
+        }
+    )
+    _train(ds, task, loss, opts, patience, seed, dtype, out_dir, quiet, checkpointing)
 
 
 def _train(
@@ -521,6 +556,7 @@ def _train(
     dtype: str,
     out_dir: Path | None,
     quiet: bool,
+    checkpointing: dict[str, Any],
 ) -> None:
     task = task or ds.task or infer_task(ds.y)
     rng = np.random.default_rng(seed)
@@ -538,7 +574,7 @@ def _train(
     acts = [*_hidden_activations(opts["activations"], len(hidden)), out_act]
     net = Network([X.shape[1], *hidden, n_out], acts, loss_name, seed=seed, dtype=dtype)
 
-    fit_options: dict[str, Any] = {}
+    fit_options: dict[str, Any] = dict(checkpointing)
     if opts["val_split"]:
         v_train, v_val = split(
             len(X), opts["val_split"], rng, None if strata is None else train_ds.y
@@ -589,20 +625,29 @@ def _train(
                 callbacks=[progress],
                 **fit_options,
             )
-    except TrainingInterrupted as stop:
-        history = stop.history
+    except (TrainingInterrupted, TrainingDiverged) as stop:
+        # keep the finished work: the best weights any completed epoch reached
+        interrupted = isinstance(stop, TrainingInterrupted)
+        what = (
+            f"interrupted after epoch {stop.history.epochs} of {opts['epochs']}"
+            if interrupted
+            else f"error: {stop}"
+        )
+        code = 130 if interrupted else 1
         if progress.best is None:
-            err.print("interrupted before the first epoch finished: nothing to save")
-            sys.exit(130)
+            err.print(f"{what}; no epoch had finished: nothing saved", markup=False)
+            sys.exit(code)
         _, best_epoch, best_params = progress.best
         net.params[...] = best_params
-        record["interrupted_after_epoch"] = history.epochs
-        written = _write_run(out_dir, net, pre, history, record, quiet)
+        record["stopped_after_epoch"] = stop.history.epochs
+        record["stopped_because"] = "interrupted" if interrupted else str(stop)
+        written = _write_run(out_dir, net, pre, stop.history, record, quiet)
         err.print(
-            f"interrupted after epoch {history.epochs} of {opts['epochs']}: kept "
-            f"the best model so far (epoch {best_epoch + 1}) in {written[0]}"
+            f"{what}; kept the best model so far (epoch {best_epoch + 1}) "
+            f"in {written[0]}",
+            markup=False,
         )
-        sys.exit(130)
+        sys.exit(code)
     seconds = time.perf_counter() - started
 
     record["train_seconds"] = seconds
@@ -826,8 +871,13 @@ def gradcheck(
     out.print(f"passed: max relative error {worst:.2e} ≤ {GRADCHECK_TOLERANCE:g}")
 
 
+def _warn(message: Any, category: Any, *args: Any, **kwargs: Any) -> None:
+    err.print(f"warning: {message}", markup=False)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """The console script: runs the command, turning errors into one line."""
+    warnings.showwarning = _warn
     try:
         cli.main(args=argv, prog_name="nlayer", standalone_mode=False)
     except click.exceptions.Exit as e:

@@ -23,6 +23,8 @@ from numbers import Integral, Real
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 if TYPE_CHECKING:  # for annotations only: importing them must not load matplotlib
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
@@ -240,15 +242,18 @@ def plot_history(
     6.4·d × 4·d pixels; the loss figure is twice as wide with a metric panel.
     """
     dpi = _positive_dpi(dpi)
-    # build both before writing either, so a bad history leaves out_dir alone
-    figures = {
-        "loss.png": loss_figure(history),
-        "gradients.png": gradient_figure(history),
-    }
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     paths = []
-    for name, fig in figures.items():
-        _save_atomic(fig, out / name, dpi)
-        paths.append(out / name)
+    # a diverged run's losses reach 1e300: matplotlib's log-scale transforms
+    # overflow on the way to a correct picture, and say so
+    with np.errstate(over="ignore"):
+        # build both before writing either, so a bad history leaves out_dir alone
+        figures = {
+            "loss.png": loss_figure(history),
+            "gradients.png": gradient_figure(history),
+        }
+        out.mkdir(parents=True, exist_ok=True)
+        for name, fig in figures.items():
+            _save_atomic(fig, out / name, dpi)
+            paths.append(out / name)
     return paths

@@ -8,13 +8,17 @@ step, so a full-batch run records exactly the seeds' ``losses`` list.
 from __future__ import annotations
 
 import math
+import os
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from numbers import Integral, Real
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from . import checkpoints
 from .backend import namespace
 from .network import Network, Workspace
 from .optimizers import Optimizer, clip_by_global_norm, get_optimizer, get_schedule
@@ -25,6 +29,68 @@ Callback = Callable[[Network, int, dict[str, Any]], Any]
 
 class StopTraining(Exception):
     """Raise from a callback to end training after the current epoch."""
+
+
+class CheckpointWarning(UserWarning):
+    """A checkpoint was damaged and an older one used instead."""
+
+
+class TrainingDiverged(ArithmeticError):
+    """The loss or a gradient stopped being finite during ``fit``.
+
+    Training stopped at that step, before the update: the network holds the
+    weights of the last finite step. ``epoch`` and ``step`` count from 1;
+    ``quantity`` names what went wrong ("the loss", "layer 2's gradient"),
+    ``value`` is its value; ``history`` holds the completed epochs.
+    """
+
+    def __init__(
+        self,
+        history: History,
+        epoch: int,
+        step: int,
+        loss: float,
+        squares: Array,
+        lr: float,
+        clip_norm: float | None,
+    ) -> None:
+        L = len(squares) // 2
+        per_layer = np.asarray(squares[:L]) + np.asarray(squares[L:])
+        if not math.isfinite(loss):
+            quantity, value = "the loss", loss
+        else:
+            layer = int(np.flatnonzero(~np.isfinite(per_layer))[0])
+            quantity = f"layer {layer + 1}'s gradient norm"
+            value = float(np.sqrt(per_layer[layer]))
+        cure = f"lower the learning rate (lr={lr:g} now)"
+        if clip_norm is None:
+            cure += " or clip the gradient (e.g. clip_norm=1.0)"
+        super().__init__(
+            f"training diverged at epoch {epoch + 1}, step {step + 1}: {quantity} "
+            f"is {value}; the weights are those of the last finite step. Try to "
+            f"{cure}"
+        )
+        self.history, self.epoch, self.step = history, epoch + 1, step + 1
+        self.quantity, self.value = quantity, value
+
+
+def _check_resumable(ck: checkpoints.Checkpoint, data: dict, opt: Optimizer) -> None:
+    """A checkpoint goes on only the same training: same data, options, optimiser."""
+    if ck.fingerprint != data:
+        changed = sorted(
+            k for k in {*data, *ck.fingerprint} if data.get(k) != ck.fingerprint.get(k)
+        )
+        raise ValueError(
+            f"{ck.path} was written by a fit with other "
+            f"{', '.join(changed)}; resume with the same data and options, or "
+            "use another checkpoint_dir"
+        )
+    settings = checkpoints.optimizer_settings(opt)
+    if ck.optimizer != {"name": opt.name, "settings": settings}:
+        raise ValueError(
+            f"{ck.path} was written with the optimizer {ck.optimizer}; this fit "
+            f"uses {opt.name} {settings}: resume with the same one"
+        )
 
 
 class TrainingInterrupted(KeyboardInterrupt):
@@ -213,6 +279,9 @@ def fit(
     metric: str | Callable[[Array, Array], float] | None = "auto",
     callbacks: Sequence[Callback] = (),
     sample_weight: Any = None,
+    checkpoint_dir: str | os.PathLike[str] | None = None,
+    checkpoint_every: int = 1,
+    resume: bool = False,
 ) -> History:
     """Train ``net`` in place on X (m, n_0), Y (m, n_L); returns the History.
 
@@ -241,6 +310,17 @@ def fit(
         sample_weight: (m,) non-negative weights: every loss becomes the
             weighted mean Σ wᵢℓᵢ / Σ wᵢ (over a batch, an epoch, the validation
             split); ``validation_data`` may carry its own as a third element.
+        checkpoint_dir: write a checkpoint there (atomically) every
+            ``checkpoint_every`` epochs and after the last: weights, optimiser
+            state, epoch, random state and history, in nlayer's safe format.
+        resume: go on from the newest valid checkpoint in ``checkpoint_dir``
+            (a damaged one is reported with a :class:`CheckpointWarning` and the
+            one before it used); with the same data, options and seed the
+            result equals, bit for bit, a run never interrupted. Without any
+            checkpoint, training starts from the beginning.
+
+    Raises :class:`TrainingDiverged` when a loss or a gradient stops being
+    finite: the network keeps the weights of the last finite step.
     """
     epochs = _positive_int("epochs", epochs)
     if batch_size is not None:
@@ -253,11 +333,11 @@ def fit(
         raise ValueError(
             f"verbose must be True, False or a positive integer, got {verbose!r}"
         )
+    checkpoint_every = _positive_int("checkpoint_every", checkpoint_every)
+    if resume and checkpoint_dir is None:
+        raise ValueError("resume=True needs the checkpoint_dir to resume from")
     X, Y = net.check_XY(X, Y)
     w = net.check_weights(sample_weight, len(X))
-    X, Y, w, Xv, Yv, wv = _validation_split(
-        net, X, Y, w, validation_data, validation_fraction
-    )
     given = {
         "lr": lr,
         "momentum": momentum,
@@ -268,6 +348,56 @@ def fit(
     sched = get_schedule(schedule)
     metric_name, metric_fn = _metric(net, metric)
     callbacks = list(callbacks)
+    history = History(metric=metric_name)
+    best, best_params, waited, start = math.inf, None, 0, 0
+
+    ck_dir, ck, data_print = None, None, {}
+    if checkpoint_dir is not None:
+        ck_dir = Path(checkpoint_dir)
+        ck_dir.mkdir(parents=True, exist_ok=True)
+        data_print = checkpoints.fingerprint(
+            X,
+            Y,
+            w,
+            {
+                "batch_size": batch_size,
+                "shuffle": shuffle,
+                "schedule": repr(sched),
+                "validation_fraction": validation_fraction,
+                "validation_data": validation_data is not None,
+                "early_stopping": early_stopping,
+                "patience": patience,
+                "min_delta": min_delta,
+                "clip_norm": clip_norm,
+            },
+        )
+        if resume:
+            checkpoints.remove_stale_temporaries(ck_dir)
+            ck, skipped = checkpoints.latest(ck_dir, net)
+            for problem in skipped:
+                warnings.warn(
+                    f"{problem}; resuming from the checkpoint before it",
+                    CheckpointWarning,
+                    stacklevel=3,
+                )
+            if ck is not None:
+                _check_resumable(ck, data_print, opt)
+                net.rng.bit_generator.state = ck.rng_start  # the same validation split
+    rng_start = net.rng.bit_generator.state
+    X, Y, w, Xv, Yv, wv = _validation_split(
+        net, X, Y, w, validation_data, validation_fraction
+    )
+    if ck is not None:  # go on exactly where the checkpoint left off
+        net.params[...] = ck.params
+        opt.t, opt.state = (
+            ck.optimizer_t,
+            {k: v.copy() for k, v in ck.optimizer_state.items()},
+        )
+        net.rng.bit_generator.state = ck.rng
+        history = History(**ck.history)
+        best = math.inf if ck.best is None else ck.best
+        waited, start = ck.waited, ck.epoch
+        best_params = None if ck.best_params is None else ck.best_params.copy()
 
     m, L = len(X), net.n_layers
     bs = m if batch_size is None else min(batch_size, m)
@@ -275,8 +405,6 @@ def fit(
     shuffle = shuffle and bs < m
     grads = namespace(net.params).empty_like(net.params)
     dW, db = net.split(grads)
-    history = History(metric=metric_name)
-    best, best_params, waited = math.inf, None, 0
     every = max(1, epochs // 10) if verbose is True else int(verbose)
     # buffers reused by every step: at most two batch sizes (full, last)
     workspaces = {k: Workspace(net, k, Y.shape[1]) for k in {bs, m % bs or bs}}
@@ -285,67 +413,107 @@ def fit(
     full_batch = [(X, Y, w, workspaces[m])] if not shuffle and bs == m else None
 
     completed = net.params.copy()  # the weights after the last completed epoch
-    try:
-        for epoch in range(epochs):
-            lr = sched(opt.lr, epoch, epochs)
-            order = net.rng.permutation(m) if shuffle else None
-            total, squares, steps = 0.0, np.zeros(2 * L), 0
-            for Xb, Yb, wb, work in full_batch or _batches(
-                X, Y, w, bs, order, workspaces
-            ):
-                if wb is not None and not wb.sum() > 0:
-                    continue  # every sample of this batch weighs nothing
-                Z, H = forward(Xb, work)
-                total += loss_value(Z[-1], H[-1], Yb, wb) * (
-                    len(Xb) if wb is None else float(wb.sum())
-                )
-                backward(Z, H, Yb, dW, db, wb, work)
-                squares += squared_norms()
-                steps += 1
-                if clip_norm is not None:
-                    clip_by_global_norm(grads, clip_norm)
-                opt.step(net.params, grads, net.n_weights, lr)
+    # overflow is caught below as divergence, with a clear error: NumPy's own
+    # warnings on the way there would only be noise
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        try:
+            for epoch in range(start, epochs):
+                if history.stopped_early:
+                    break  # a resumed run that had already stopped
+                lr = sched(opt.lr, epoch, epochs)
+                order = net.rng.permutation(m) if shuffle else None
+                total, squares, steps = 0.0, np.zeros(2 * L), 0
+                for Xb, Yb, wb, work in full_batch or _batches(
+                    X, Y, w, bs, order, workspaces
+                ):
+                    if wb is not None and not wb.sum() > 0:
+                        continue  # every sample of this batch weighs nothing
+                    Z, H = forward(Xb, work)
+                    batch_loss = loss_value(Z[-1], H[-1], Yb, wb)
+                    backward(Z, H, Yb, dW, db, wb, work)
+                    step_squares = squared_norms()
+                    if not (
+                        math.isfinite(batch_loss)
+                        and math.isfinite(float(step_squares.sum()))
+                    ):
+                        # before the update: the weights are still the last finite
+                        # ones (if an earlier step overflowed them, the epoch's start)
+                        if not np.isfinite(net.params).all():
+                            net.params[...] = completed
+                        raise TrainingDiverged(
+                            history,
+                            epoch,
+                            steps,
+                            batch_loss,
+                            step_squares,
+                            lr,
+                            clip_norm,
+                        )
+                    total += batch_loss * (len(Xb) if wb is None else float(wb.sum()))
+                    squares += step_squares
+                    steps += 1
+                    if clip_norm is not None:
+                        clip_by_global_norm(grads, clip_norm)
+                    opt.step(net.params, grads, net.n_weights, lr)
 
-            logs: dict[str, Any] = {
-                "epoch": epoch,
-                "loss": total / (m if w is None else float(w.sum())),
-                "lr": lr,
-                # root mean square of each layer's gradient norm over the steps
-                "grad_norms": np.sqrt((squares[:L] + squares[L:]) / steps).tolist(),
-            }
-            if Xv is not None:
-                Zv, Hv = net._forward_pass(Xv)
-                logs["val_loss"] = net._loss_value(Zv[-1], Hv[-1], Yv, wv)
-                if metric_fn is not None:
-                    logs[f"val_{metric_name}"] = float(metric_fn(Hv[-1], Yv))
-            _record(history, logs, metric_name)
-            completed[...] = net.params
+                logs: dict[str, Any] = {
+                    "epoch": epoch,
+                    "loss": total / (m if w is None else float(w.sum())),
+                    "lr": lr,
+                    # root mean square of each layer's gradient norm over the steps
+                    "grad_norms": np.sqrt((squares[:L] + squares[L:]) / steps).tolist(),
+                }
+                if Xv is not None:
+                    Zv, Hv = net._forward_pass(Xv)
+                    logs["val_loss"] = net._loss_value(Zv[-1], Hv[-1], Yv, wv)
+                    if metric_fn is not None:
+                        logs[f"val_{metric_name}"] = float(metric_fn(Hv[-1], Yv))
+                _record(history, logs, metric_name)
+                completed[...] = net.params
 
-            monitored = logs.get("val_loss", logs["loss"])
-            if monitored < best - min_delta:
-                best, waited, history.best_epoch = monitored, 0, epoch
-                if early_stopping:
-                    best_params = net.params.copy()
-            else:
-                waited += 1
-                history.stopped_early = early_stopping and waited >= patience
+                monitored = logs.get("val_loss", logs["loss"])
+                if monitored < best - min_delta:
+                    best, waited, history.best_epoch = monitored, 0, epoch
+                    if early_stopping:
+                        best_params = net.params.copy()
+                else:
+                    waited += 1
+                    history.stopped_early = early_stopping and waited >= patience
 
-            stop = history.stopped_early
-            for callback in callbacks:
-                try:
-                    callback(net, epoch, logs)
-                except StopTraining:
-                    stop = True
-            if every and (
-                (epoch + 1) % every == 0 or epoch == 0 or stop or epoch == epochs - 1
-            ):
-                _print_progress(epoch, epochs, logs)
-            if stop:
-                break
-    except KeyboardInterrupt:
-        # a step may have been cut halfway: go back to a state the history describes
-        net.params[...] = completed
-        raise TrainingInterrupted(history) from None
+                stop = history.stopped_early
+                for callback in callbacks:
+                    try:
+                        callback(net, epoch, logs)
+                    except StopTraining:
+                        stop = True
+                if every and (
+                    (epoch + 1) % every == 0
+                    or epoch == 0
+                    or stop
+                    or epoch == epochs - 1
+                ):
+                    _print_progress(epoch, epochs, logs)
+                if ck_dir is not None and (
+                    (epoch + 1) % checkpoint_every == 0 or stop or epoch == epochs - 1
+                ):
+                    checkpoints.save_checkpoint(
+                        ck_dir,
+                        epoch + 1,
+                        net,
+                        opt,
+                        rng_start,
+                        history.as_dict(),
+                        best,
+                        waited,
+                        best_params,
+                        data_print,
+                    )
+                if stop:
+                    break
+        except KeyboardInterrupt:
+            # a step may have been cut halfway: go back to a state the history describes
+            net.params[...] = completed
+            raise TrainingInterrupted(history) from None
 
     if best_params is not None:
         net.params[...] = best_params
