@@ -325,8 +325,71 @@ def test_ctrl_c_keeps_the_best_model(tmp_path):
     )
     assert "Traceback" not in stderr
     record = json.loads((tmp_path / "run" / "history.json").read_text())
-    epochs = record["interrupted_after_epoch"]
+    epochs = record["stopped_after_epoch"]
     assert epochs == len(record["history"]["loss"]) >= 1
     load_model(tmp_path / "run" / "model.safetensors")  # a complete, valid file
     best = int(np.argmin(record["history"]["val_loss"]))
     assert f"(epoch {best + 1})" in stderr
+
+
+def test_divergence_is_one_line_and_keeps_the_best_model(tmp_path):
+    r = nlayer_cmd(
+        "train",
+        "--dataset",
+        "seed-squares",
+        "--lr",
+        "1000",
+        "-q",
+        "--out",
+        "d",
+        cwd=tmp_path,
+        check_rc=1,
+    )
+    one_line_error(
+        r,
+        "error: training diverged at epoch",
+        "the loss is inf",
+        "lower the learning rate",
+        "kept the best model so far",
+    )
+    net, _ = load_model(tmp_path / "d" / "model.safetensors")
+    assert np.isfinite(net.params).all()
+
+
+def test_checkpoints_and_resume_from_the_command_line(tmp_path):
+    args = ["train", "--dataset", "seed-squares", "-q"]
+    nlayer_cmd(*args, "--epochs", "40", "--out", "full", cwd=tmp_path)
+    r = nlayer_cmd(
+        *args,
+        "--epochs",
+        "25",
+        "--checkpoint-dir",
+        "ck",
+        "--checkpoint-every",
+        "5",
+        "--out",
+        "part",
+        cwd=tmp_path,
+    )
+    assert sorted(p.name for p in (tmp_path / "ck").iterdir()) == [
+        "checkpoint-000015.safetensors",
+        "checkpoint-000020.safetensors",
+        "checkpoint-000025.safetensors",
+    ]
+    r = nlayer_cmd(
+        *args,
+        "--epochs",
+        "40",
+        "--checkpoint-dir",
+        "ck",
+        "--resume",
+        "--out",
+        "resumed",
+        cwd=tmp_path,
+    )
+    assert "trained 40 epochs" in r.stdout
+    full, _ = load_model(tmp_path / "full" / "model.safetensors")
+    resumed, _ = load_model(tmp_path / "resumed" / "model.safetensors")
+    assert full.params.tobytes() == resumed.params.tobytes()
+    r = nlayer_cmd(*args, "--resume", cwd=tmp_path, check_rc=2)
+    assert "--resume needs --checkpoint-dir" in r.stderr

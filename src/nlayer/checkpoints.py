@@ -27,7 +27,13 @@ import numpy as np
 from . import __version__
 from .network import Network
 from .optimizers import Optimizer
-from .safefile import ModelFileError, finite_number, read_file, write_file
+from .safefile import (
+    ModelFileError,
+    WrongFileError,
+    finite_number,
+    read_file,
+    write_file,
+)
 
 FORMAT = "nlayer.checkpoint"
 FORMAT_VERSION = 1
@@ -134,11 +140,18 @@ def checkpoints(directory: Path) -> list[Path]:
     return [p for _, p in sorted(found, reverse=True)]
 
 
-def _expected(net: Network) -> Any:
+def _expected(net: Network, path: Path) -> Any:
     n = net.n_params
     dt = _DTYPES[net.dtype.name]
 
     def expected(d: dict) -> dict[str, tuple[str, tuple[int, ...]]]:
+        network = d.get("network")
+        if isinstance(network, dict) and network != net.spec():
+            raise WrongFileError(
+                f"{path} was written for the network "
+                f"{network.get('layer_sizes')}, not this one; use another "
+                "checkpoint_dir"
+            )
         if d.get("format") != FORMAT:
             raise ValueError(f"not an nlayer checkpoint (format {d.get('format')!r})")
         if d.get("format_version") != FORMAT_VERSION:
@@ -176,12 +189,7 @@ def _expected(net: Network) -> Any:
 def load_checkpoint(path: Path, net: Network) -> Checkpoint:
     """Read a checkpoint for ``net``: :class:`ModelFileError` if it is damaged,
     ``ValueError`` if it was written for another network."""
-    d, tensors = read_file(path, _expected(net), require_checksums=True)
-    if d["network"] != net.spec():
-        raise ValueError(
-            f"{path} was written for the network {d['network'].get('layer_sizes')}, "
-            "not this one; use another checkpoint_dir"
-        )
+    d, tensors = read_file(path, _expected(net, path), require_checksums=True)
     opt, es = d["optimizer"], d["early_stopping"]
     return Checkpoint(
         path=path,

@@ -29,6 +29,11 @@ import numpy as np
 MAX_DESCRIPTION = 1 << 20  # characters of JSON
 
 
+class WrongFileError(ValueError):
+    """An intact nlayer file that does not fit the use (a checkpoint of another
+    network): not damage, so no fallback to an older file."""
+
+
 class ModelFileError(ValueError):
     """A model file that cannot be loaded; the message names the file and why."""
 
@@ -147,6 +152,8 @@ def read_file(
                 raise ModelFileError(path, "the description is not a JSON object")
             try:
                 wanted = expected(description)
+            except WrongFileError:
+                raise
             except (ValueError, TypeError) as e:
                 raise ModelFileError(path, str(e)) from None
             found = set(f.keys())
@@ -177,7 +184,7 @@ def read_file(
                     raise ModelFileError(path, f"tensor {name} fails its checksum")
                 if not np.isfinite(tensors[name]).all():
                     raise ModelFileError(path, f"tensor {name} holds NaN or infinity")
-    except ModelFileError:
+    except (ModelFileError, WrongFileError):
         raise
     except Exception as e:  # the trust boundary: any other failure is a bad file
         raise ModelFileError(path, f"not a readable nlayer model file ({e})") from None

@@ -59,7 +59,9 @@ class TrainingDiverged(ArithmeticError):
         if not math.isfinite(loss):
             quantity, value = "the loss", loss
         else:
-            layer = int(np.flatnonzero(~np.isfinite(per_layer))[0])
+            # backpropagation runs from the output: the non-finite layer nearest
+            # to it is where the trouble entered
+            layer = int(np.flatnonzero(~np.isfinite(per_layer))[-1])
             quantity = f"layer {layer + 1}'s gradient norm"
             value = float(np.sqrt(per_layer[layer]))
         cure = f"lower the learning rate (lr={lr:g} now)"
