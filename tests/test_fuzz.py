@@ -136,7 +136,7 @@ def test_fuzz_loaders_10000():
 
 
 def test_atheris_short():
-    pytest.importorskip("atheris", reason="atheris is not installed: pip install atheris")
+    pytest.importorskip("atheris", reason="atheris not installed: pip install atheris")
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent)}
     r = subprocess.run(
         [

@@ -175,6 +175,12 @@ def _expected(net: Network, path: Path) -> Any:
         for key in ("rng", "rng_start", "history", "data", "network"):
             if not isinstance(d.get(key), dict):
                 raise ValueError(f"the {key} entry is missing or malformed")
+        for key in ("rng", "rng_start"):  # a state numpy accepts, tried on a spare
+            try:
+                type(net.rng.bit_generator)().state = d[key]
+            except Exception:
+                raise ValueError(f"the {key} entry is not a generator state") from None
+        _check_history(d["history"], epoch)
         if isinstance(opt.get("t"), bool) or not isinstance(opt.get("t"), int):
             raise ValueError("the optimizer's step count is not an integer")
         wanted: dict[str, tuple[str, tuple[int, ...]]] = {"params": (dt, (n,))}
@@ -184,6 +190,46 @@ def _expected(net: Network, path: Path) -> Any:
         return wanted
 
     return expected
+
+
+HISTORY_FIELDS = {
+    "loss",
+    "val_loss",
+    "val_metric",
+    "metric",
+    "grad_norms",
+    "lr",
+    "best_epoch",
+    "stopped_early",
+}
+
+
+def _numbers(v: Any) -> bool:
+    return isinstance(v, list) and all(finite_number(x) for x in v)
+
+
+def _check_history(h: dict, epochs: int) -> None:
+    ok = (
+        set(h) == HISTORY_FIELDS
+        and _numbers(h["loss"])
+        and len(h["loss"]) == epochs
+        and _numbers(h["val_loss"])
+        and _numbers(h["val_metric"])
+        and _numbers(h["lr"])
+        and isinstance(h["grad_norms"], list)
+        and all(_numbers(g) for g in h["grad_norms"])
+        and (h["metric"] is None or isinstance(h["metric"], str))
+        and (
+            h["best_epoch"] is None
+            or (
+                isinstance(h["best_epoch"], int)
+                and not isinstance(h["best_epoch"], bool)
+            )
+        )
+        and isinstance(h["stopped_early"], bool)
+    )
+    if not ok:
+        raise ValueError("the history entry is malformed")
 
 
 def load_checkpoint(path: Path, net: Network) -> Checkpoint:

@@ -76,6 +76,23 @@ class TrainingDiverged(ArithmeticError):
         self.quantity, self.value = quantity, value
 
 
+def _newest_checkpoint(
+    directory: Path, net: Network, data: dict, opt: Optimizer
+) -> checkpoints.Checkpoint | None:
+    """The checkpoint to resume from, having warned about every damaged one."""
+    checkpoints.remove_stale_temporaries(directory)
+    ck, skipped = checkpoints.latest(directory, net)
+    for problem in skipped:
+        warnings.warn(
+            f"{problem}; resuming from the checkpoint before it",
+            CheckpointWarning,
+            stacklevel=4,
+        )
+    if ck is not None:
+        _check_resumable(ck, data, opt)
+    return ck
+
+
 def _check_resumable(ck: checkpoints.Checkpoint, data: dict, opt: Optimizer) -> None:
     """A checkpoint goes on only the same training: same data, options, optimiser."""
     if ck.fingerprint != data:
@@ -374,17 +391,9 @@ def fit(
             },
         )
         if resume:
-            checkpoints.remove_stale_temporaries(ck_dir)
-            ck, skipped = checkpoints.latest(ck_dir, net)
-            for problem in skipped:
-                warnings.warn(
-                    f"{problem}; resuming from the checkpoint before it",
-                    CheckpointWarning,
-                    stacklevel=3,
-                )
-            if ck is not None:
-                _check_resumable(ck, data_print, opt)
-                net.rng.bit_generator.state = ck.rng_start  # the same validation split
+            ck = _newest_checkpoint(ck_dir, net, data_print, opt)
+        if ck is not None:
+            net.rng.bit_generator.state = ck.rng_start  # the same validation split
     rng_start = net.rng.bit_generator.state
     X, Y, w, Xv, Yv, wv = _validation_split(
         net, X, Y, w, validation_data, validation_fraction
