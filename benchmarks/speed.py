@@ -185,6 +185,13 @@ def tiny_sklearn(epochs: int) -> Callable[[], float]:
 MEDIUM = [784, 256, 128, 10]
 
 
+def medium_net(sizes: list[int]) -> nlayer.Network:
+    """A ReLU/softmax float32 network; in the medium case every framework starts
+    from its initial weights."""
+    acts = ["relu"] * (len(sizes) - 2) + ["softmax"]
+    return nlayer.Network(sizes, acts, loss="cross_entropy", seed=0, dtype="float32")
+
+
 def flops_per_epoch(sizes: list[int], m: int) -> float:
     """Forward Z = HW, backward dW = HᵀdZ and dH = dZWᵀ (none for the input)."""
     pairs = list(zip(sizes[:-1], sizes[1:], strict=True))
@@ -202,10 +209,9 @@ def medium_nlayer(
     result: dict[str, Any],
 ) -> Callable[[], float]:
     Y = np.eye(sizes[-1], dtype=np.float32)[y]
-    acts = ["relu"] * (len(sizes) - 2) + ["softmax"]
 
     def run() -> float:
-        net = nlayer.Network(sizes, acts, loss="cross_entropy", seed=0, dtype="float32")
+        net = medium_net(sizes)
         t = time.perf_counter()
         h = net.fit(X, Y, epochs=1, optimizer=opt, lr=lr, batch_size=batch)
         elapsed = time.perf_counter() - t
@@ -233,13 +239,7 @@ def medium_torch(
         for a, b in zip(sizes[:-2], sizes[1:-1], strict=True):
             layers += [torch.nn.Linear(a, b), torch.nn.ReLU()]
         net = torch.nn.Sequential(*layers, torch.nn.Linear(sizes[-2], sizes[-1]))
-        start_from = nlayer.Network(  # the same initial weights as nlayer's run
-            sizes,
-            ["relu"] * (len(sizes) - 2) + ["softmax"],
-            loss="cross_entropy",
-            seed=0,
-            dtype="float32",
-        )
+        start_from = medium_net(sizes)  # the same initial weights as nlayer's
         linears = [layer for layer in net if isinstance(layer, torch.nn.Linear)]
         with torch.no_grad():
             for lin, W, b in zip(
@@ -314,13 +314,7 @@ def medium_numpy(
     Y = np.eye(sizes[-1], dtype=np.float32)[y]
 
     def run() -> float:
-        net = nlayer.Network(
-            sizes,
-            ["relu"] * (len(sizes) - 2) + ["softmax"],
-            loss="cross_entropy",
-            seed=0,
-            dtype="float32",
-        )
+        net = medium_net(sizes)
         W = [w.copy() for w in net.weights]
         b = [v.copy() for v in net.biases]
         params = W + b
@@ -378,8 +372,7 @@ def wide(m: int, sizes: list[int], batch: int, repeats: int) -> dict[str, float]
     """nlayer's training step against the bare GEMMs of the same shapes."""
     X, y = teacher_data(m, sizes[0], sizes[-1])
     Y = np.eye(sizes[-1], dtype=np.float32)[y]
-    acts = ["relu"] * (len(sizes) - 2) + ["softmax"]
-    net = nlayer.Network(sizes, acts, loss="cross_entropy", seed=0, dtype="float32")
+    net = medium_net(sizes)
     pairs = list(zip(sizes[:-1], sizes[1:], strict=True))
     rng = np.random.default_rng(0)
     Hs = [rng.standard_normal((batch, a), dtype=np.float32) for a, _ in pairs]

@@ -298,26 +298,11 @@ class Preprocessing:
                 "use --task classification"
             )
         y = values.reshape(len(values), -1)
-        if not standardize:
-            return cls(
-                data.features,
-                x_mean,
-                x_scale,
-                task,
-                data.target,
-                None,
-                np.zeros(y.shape[1]),
-                np.ones(y.shape[1]),
-            )
+        k = y.shape[1]
+        y_mean = y.mean(axis=0) if standardize else np.zeros(k)
+        y_scale = _scale(y) if standardize else np.ones(k)
         return cls(
-            data.features,
-            x_mean,
-            x_scale,
-            task,
-            data.target,
-            None,
-            y.mean(axis=0),
-            _scale(y),
+            data.features, x_mean, x_scale, task, data.target, None, y_mean, y_scale
         )
 
     @property
