@@ -203,6 +203,8 @@ def test_same_seed_same_weights_in_fresh_processes(tmp_path):
 
 
 def run_child(out, ck_dir, dtype, resume=False, kill_at_write=0, kill_after=None):
+    """Run the child; with ``kill_after`` = k, SIGKILL it a moment after its k-th
+    checkpoint appears, in the middle of the next epoch."""
     cmd = [
         sys.executable,
         str(CHILD),
@@ -214,7 +216,11 @@ def run_child(out, ck_dir, dtype, resume=False, kill_at_write=0, kill_after=None
     ]
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     if kill_after is not None:
-        time.sleep(kill_after)
+        target = Path(ck_dir) / f"checkpoint-{kill_after:06d}.safetensors"
+        deadline = time.monotonic() + 120
+        while not target.exists() and p.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.005)
+        time.sleep(0.03)  # an epoch takes about 60 ms: land inside the next one
         p.send_signal(signal.SIGKILL)
     _, err = p.communicate(timeout=300)
     return p.returncode, err.decode()
@@ -236,13 +242,13 @@ def reference_runs(tmp_path_factory):
 @pytest.mark.parametrize(
     "dtype, kill_at_write, kill_after",
     [
-        ("float64", 0, 1.0),  # somewhere in the middle of an epoch
-        ("float64", 0, 1.6),
-        ("float32", 0, 1.3),
+        ("float64", 0, 2),  # in the middle of an epoch, after the 2nd checkpoint
+        ("float64", 0, 11),
+        ("float32", 0, 6),
         ("float64", 4, None),  # halfway through writing the 4th checkpoint
         ("float32", 9, None),
     ],
-    ids=["f64-1.0s", "f64-1.6s", "f32-1.3s", "f64-write4", "f32-write9"],
+    ids=["f64-epoch3", "f64-epoch12", "f32-epoch7", "f64-write4", "f32-write9"],
 )
 def test_killed_and_resumed_equals_uninterrupted(
     tmp_path, reference_runs, dtype, kill_at_write, kill_after
