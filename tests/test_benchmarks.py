@@ -27,3 +27,18 @@ def test_speed_script_smoke():
     ):
         assert heading in r.stdout
     assert "| nlayer |" in r.stdout and "of the GEMM throughput" in r.stdout
+
+
+def test_tables_script_smoke():
+    pytest.importorskip("pandas")
+    pytest.importorskip("pyarrow")
+    pytest.importorskip("sklearn")
+    r = subprocess.run(
+        [sys.executable, str(BENCH / "tables.py"), "--smoke"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    for case in ("pandas.read_csv", "nlayer predict", "nlayer read_table"):
+        assert case in r.stdout

@@ -12,39 +12,19 @@ import numpy as np
 import pytest
 
 import nlayer
-from nlayer.io import load_model
+from helpers import load_model, nlayer_cmd, one_line_error, write_csv
 
 pytest.importorskip("sklearn", reason="the built-in data sets need scikit-learn")
 pytest.importorskip("matplotlib", reason="nlayer train draws plots with matplotlib")
 
 RUN_FILES = {
     "model.safetensors",
+    "run.json",
     "history.json",
     "history.csv",
     "loss.png",
     "gradients.png",
 }
-
-
-def nlayer_cmd(*args, cwd, check_rc=0, timeout=120):
-    result = subprocess.run(
-        [sys.executable, "-m", "nlayer", *map(str, args)],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-    if check_rc is not None:
-        assert result.returncode == check_rc, result.stdout + result.stderr
-    return result
-
-
-def write_csv(path, header, rows):
-    with open(path, "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(header)
-        writer.writerows(rows)
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +52,10 @@ def tables(tmp_path_factory):
 
 def test_default_train_on_digits(tmp_path):
     r = nlayer_cmd("train", "--epochs", "3", "--no-early-stopping", cwd=tmp_path)
-    assert "nlayer train: digits (1797 samples, 64 features, 10 classes)" in r.stdout
+    assert (
+        "nlayer train: digits (1797 rows, 64 feature columns → 64 inputs, 10 classes)"
+        in r.stdout
+    )
     assert "dW1 = H0.T @ dZ1 / m" in r.stdout  # the dimension-tracking summary
     assert "epoch 1/3" in r.stdout  # progress as plain lines: stdout is not a terminal
     assert "\x1b[" not in r.stdout  # and no terminal escape codes
@@ -82,9 +65,11 @@ def test_default_train_on_digits(tmp_path):
     assert run.name.startswith("digits-") and RUN_FILES <= {
         p.name for p in run.iterdir()
     }
-    record = json.loads((run / "history.json").read_text())
-    assert len(record["history"]["loss"]) == 3
-    assert record["test"]["accuracy"] == pytest.approx(accuracy / 100, abs=5e-5)
+    record = json.loads((run / "run.json").read_text())
+    assert len(json.loads((run / "history.json").read_text())["loss"]) == 3
+    assert record["status"] == "finished"
+    test = record["result"]["test"]
+    assert test["accuracy"] == pytest.approx(accuracy / 100, abs=5e-5)
     with open(run / "history.csv") as f:
         rows = list(csv.DictReader(f))
     assert [int(row["epoch"]) for row in rows] == [1, 2, 3]
@@ -199,15 +184,9 @@ def test_regression_csv_train_predict_evaluate(tmp_path, tables):
 
 
 def test_summary_and_gradcheck(tmp_path, tables):
+    # the seeds' network: inputs and outputs from the data, hidden layers as train
     r = nlayer_cmd(
-        "summary",
-        "--layers",
-        "2,10,8,5,1",
-        "--activations",
-        "relu,tanh,relu,linear",
-        "--batch-size",
-        "100",
-        cwd=tmp_path,
+        "summary", "--dataset", "seed-squares", "--batch-size", "100", cwd=tmp_path
     )
     assert r.stdout.startswith("Network 2 -> 10 -> 8 -> 5 -> 1  loss=mse")
     assert "total: 169" in r.stdout
@@ -219,40 +198,40 @@ def test_summary_and_gradcheck(tmp_path, tables):
     assert "passed: max relative error" in r.stdout and "W error" in r.stdout
     r = nlayer_cmd(
         "gradcheck",
+        "--dataset",
+        "iris",
         "--layers",
-        "4,5,3",
+        "5",
         "--activations",
-        "gelu,softmax",
+        "gelu",
         "--loss",
         "cross_entropy",
         cwd=tmp_path,
     )
-    assert "passed" in r.stdout
+    assert "passed" in r.stdout and "8 rows of the data" in r.stdout
 
 
 @pytest.mark.parametrize(
-    "command", [[], ["train"], ["predict"], ["evaluate"], ["summary"], ["gradcheck"]]
+    "command",
+    [[], ["train"], ["predict"], ["evaluate"], ["summary"], ["gradcheck"], ["data"]],
 )
 def test_help_everywhere_with_examples(tmp_path, command):
     r = nlayer_cmd(*command, "--help", cwd=tmp_path)
     assert "Example" in r.stdout and r.stdout.startswith("Usage: nlayer")
 
 
-def one_line_error(r, *fragments):
-    assert r.returncode != 0
-    assert "Traceback" not in r.stderr
-    lines = r.stderr.strip().splitlines()
-    assert len(lines) == 1, r.stderr
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
-
-
 def test_bad_input_gets_one_line_and_a_non_zero_exit(tmp_path, tables):
     cls, _ = tables
     write_csv(
-        tmp_path / "text.csv", ["a", "colour", "y"], [[1, "red", 0], [2, "blue", 1]]
+        tmp_path / "text.csv",
+        ["a", "size", "y"],
+        [[1, 3, 0], [2, "big", 1], *[[i, i + 2, i % 2] for i in range(3, 20)]],
     )
-    write_csv(tmp_path / "nan.csv", ["a", "y"], [[1, 0], ["", 1], [3, 0]])
+    write_csv(
+        tmp_path / "nan.csv",
+        ["a", "y"],
+        [[1, 0], ["", 1], *[[i, i % 2] for i in range(3, 20)]],
+    )
     (tmp_path / "empty.csv").write_text("")
     (tmp_path / "header.csv").write_text("a,y\n")
     (tmp_path / "ragged.csv").write_text("a,b,y\n1,2,0\n3,1\n")
@@ -264,21 +243,22 @@ def test_bad_input_gets_one_line_and_a_non_zero_exit(tmp_path, tables):
         (["train", cls, "--target", "colour"], "no column 'colour'"),
         (
             ["train", "text.csv", "--target", "y"],
-            "text.csv, line 2, column 'colour': 'red' is not a number",
+            "text.csv, line 3, column 'size': 'big' is not a number",
         ),
         (["train", "empty.csv", "--target", "y"], "empty.csv is empty"),
         (["train", "header.csv", "--target", "y"], "header but no data rows"),
         (
             ["train", "nan.csv", "--target", "y"],
-            "nan.csv, line 3, column 'a': missing value",
+            "nan.csv: column 'a' has 1 missing cell (line 3); fill them, or give "
+            "--impute mean|median|most_frequent",
         ),
         (["train", "ragged.csv", "--target", "y"], "ragged.csv, line 3: 2 cells"),
         (["predict", cls, cls], "not a readable nlayer model file"),
         (["predict", "other.safetensors", cls], "not one written by nlayer"),
         (["evaluate", "missing.safetensors", cls], "missing.safetensors: no such file"),
         (
-            ["summary", "--layers", "2,10,1", "--activations", "relu,softmaxx"],
-            "unknown activation 'softmaxx'",
+            ["summary", "--dataset", "iris", "--layers", "10", "--activations", "relx"],
+            "unknown activation 'relx'",
         ),
     ]
     for args, fragment in cases:
@@ -324,11 +304,13 @@ def test_ctrl_c_keeps_the_best_model(tmp_path):
         "interrupted after epoch" in stderr and "kept the best model so far" in stderr
     )
     assert "Traceback" not in stderr
-    record = json.loads((tmp_path / "run" / "history.json").read_text())
+    record = json.loads((tmp_path / "run" / "run.json").read_text())
+    history = json.loads((tmp_path / "run" / "history.json").read_text())
+    assert record["status"] == "interrupted"
     epochs = record["stopped_after_epoch"]
-    assert epochs == len(record["history"]["loss"]) >= 1
+    assert epochs == len(history["loss"]) >= 1
     load_model(tmp_path / "run" / "model.safetensors")  # a complete, valid file
-    best = int(np.argmin(record["history"]["val_loss"]))
+    best = int(np.argmin(history["val_loss"]))
     assert f"(epoch {best + 1})" in stderr
 
 

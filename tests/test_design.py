@@ -25,9 +25,20 @@ ALLOWED = {
         "losses",
         "training",
     },  # training: only inside Network.fit, a lazy import
-    "training": {"backend", "checkpoints", "network", "optimizers"},
+    "metrics": set(),
+    "training": {"backend", "checkpoints", "metrics", "network", "optimizers"},
     "checkpoints": {"__version__", "network", "optimizers", "safefile"},
     "gradcheck": {"network"},
+    # the outer ring's data path: tables, then their preprocessing, then models
+    "tables": set(),  # imports pyarrow, lazily, when it reads a file
+    "data": {"tables"},
+    "model": {"data", "network", "tables"},
+}
+#: optional libraries a module may import inside a function, never at the top
+LAZY = {
+    "safefile": {"safetensors"},
+    "tables": {"pyarrow"},
+    "data": {"sklearn"},  # the built-in data sets
 }
 STDLIB = set(sys.stdlib_module_names)
 
@@ -53,17 +64,25 @@ def test_core_modules_import_downwards_and_numpy_only():
             if top == "nlayer":
                 assert name.split(".")[0] in allowed, f"{module} imports {name}"
             else:
-                lazy = module == "safefile" and top == "safetensors"
+                lazy = top in LAZY.get(module, set())
                 assert top in STDLIB or top == "numpy" or lazy, (
                     f"{module} imports {name}"
                 )
+    for module, libraries in LAZY.items():  # lazily: no import at the top level
+        tree = ast.parse((SRC / f"{module}.py").read_text())
+        for node in tree.body:
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                names = [a.name for a in node.names] + [
+                    getattr(node, "module", "") or ""
+                ]
+                assert not {n.split(".")[0] for n in names} & libraries, module
 
 
 def test_import_nlayer_loads_no_heavy_dependency():
     code = (
         "import sys, nlayer; "
         "print(sorted({m.split('.')[0] for m in sys.modules} & "
-        "{'torch', 'sklearn', 'scipy', 'matplotlib', 'pandas'}))"
+        "{'torch', 'sklearn', 'scipy', 'matplotlib', 'pandas', 'pyarrow'}))"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True

@@ -9,11 +9,14 @@ __version__ = "0.1.0"
 
 from . import activations, initializers, losses, optimizers
 from .activations import Activation, check_activation, register_activation
+from .data import DataWarning
 from .gradcheck import gradcheck, gradcheck_layers, numeric_gradient
 from .io import ModelFileError, load, save
 from .losses import Loss, check_loss, register_loss
+from .model import Model
 from .network import Network
 from .optimizers import Optimizer
+from .tables import DataError
 from .training import (
     CheckpointWarning,
     History,
@@ -41,8 +44,11 @@ def __getattr__(name: str) -> object:
 __all__ = [
     "Activation",
     "CheckpointWarning",
+    "DataError",
+    "DataWarning",
     "History",
     "Loss",
+    "Model",
     "ModelFileError",
     "NLayerClassifier",
     "NLayerRegressor",

@@ -1,171 +1,69 @@
-"""Data for the command line: CSV tables, built-in data sets, preprocessing.
+"""From a table to the network's X and Y, and back: what a saved model applies.
 
-Nothing here is needed by the core. A CSV file is read with the standard
-library and checked cell by cell: a problem is reported with the file, the
-line and the column, and nothing is coerced silently (no imputation, no
-guessing at text in numeric columns). Features are standardised and class
-labels one-hot encoded; :class:`Preprocessing` records both so that a saved
-model applies the same transformation when it predicts.
+Nothing here is needed by the core. A :class:`Preprocessing` is learned from
+training rows and stored in the model file, so that a model predicts from raw
+tables exactly as it was trained:
+
+* every feature column gets an :class:`Encoding`: numbers are standardised,
+  (X − mean) / scale; true/false columns become 0/1; text columns with few
+  distinct values are one-hot encoded (a category not seen in training becomes
+  all zeros, with a warning); a column unique per row (an identifier) is left
+  out unless asked for;
+* missing cells are an error naming the column and the rows, unless an
+  imputation strategy gives fill values, which the model keeps;
+* the target gives the task (text labels or few distinct integers are
+  classes, other numbers are regressed) and, for regression, its own scale.
 """
 
 from __future__ import annotations
 
-import csv
-import math
+import re
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .tables import (
+    Column,
+    DataError,
+    Table,
+    as_table,
+    column_from_values,
+    label,
+    parse_numbers,
+    quoted,
+)
+
+__all__ = ["DataError", "quoted"]
+
 TASKS = ("classification", "regression")
-#: cells read as a missing value
-MISSING = ("", "nan", "na", "n/a", "null", "none")
 #: integer targets with at most this many distinct values are taken as classes
 MAX_INTEGER_CLASSES = 20
+#: text columns with more distinct values than this are not one-hot encoded
+MAX_CATEGORIES = 100
+IMPUTE = ("mean", "median", "most_frequent")
+#: pairs of texts read as false/true (compared in lower case)
+BOOLEANS = (("false", "true"), ("no", "yes"), ("f", "t"), ("n", "y"))
+ENCODINGS = ("numeric", "boolean", "category")
+_ID_NAME = re.compile(
+    r"(?i)(id|uuid|guid|key|index|row|unnamed: ?0|.*[ _-]id|id[ _-].*)"
+)
 
 
-class DataError(ValueError):
-    """Data that cannot be trained on; the message names the file and the place."""
-
-
-def quoted(names: Sequence[Any], limit: int = 8) -> str:
-    """'a', 'b', 'c' and 5 more: names for a message, never a wall of text."""
-    shown = ", ".join(repr(str(n)) for n in names[:limit])
-    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+class DataWarning(UserWarning):
+    """Data that was used, but not as it came (an unseen category, say)."""
 
 
 @dataclass
 class Dataset:
-    """Features X (m, n_features) float64 and raw targets y (m,), as read."""
+    """A table and the name of its target column; ``task`` None: decide."""
 
     name: str
-    X: np.ndarray
-    y: np.ndarray  # strings for labels read from text, numbers otherwise
-    features: list[str]
+    table: Table
     target: str
-    task: str | None = None  # None: decide from the target's values
-
-
-# -- CSV -----------------------------------------------------------------------
-
-
-@dataclass
-class Table:
-    """A CSV file's header and cells (as text), with each row's line number."""
-
-    path: str
-    columns: list[str]
-    rows: list[list[str]]
-    lines: list[int] = field(repr=False)
-
-    def column(self, name: str) -> list[str]:
-        if name not in self.columns:
-            raise DataError(
-                f"{self.path}: no column {name!r}; "
-                f"the columns are {quoted(self.columns)}"
-            )
-        j = self.columns.index(name)
-        return [row[j] for row in self.rows]
-
-    def numeric(self, name: str) -> np.ndarray:
-        """Column ``name`` as float64, or a DataError naming the bad cell."""
-        cells = self.column(name)
-        try:
-            values = np.array(cells, dtype=np.float64)  # fast path: all numbers
-            if np.isfinite(values).all():
-                return values
-        except ValueError:
-            pass
-        for i, cell in enumerate(cells):  # find the first bad cell to name it
-            where = f"{self.path}, line {self.lines[i]}, column {name!r}"
-            if cell.strip().lower() in MISSING:
-                raise DataError(
-                    f"{where}: missing value {cell!r}; nlayer does not impute, "
-                    "so fill or drop the missing cells first"
-                )
-            try:
-                value = float(cell)
-            except ValueError:
-                raise DataError(
-                    f"{where}: {cell!r} is not a number; feature columns must be "
-                    "numeric (encode the column, or leave it out with --drop)"
-                ) from None
-            if not math.isfinite(value):
-                raise DataError(f"{where}: {cell!r} is not a finite number")
-        raise AssertionError("unreachable: some cell failed the fast path")
-
-
-def read_csv(path: str | Path) -> Table:
-    """Read a CSV file with a header row; refuse empty, ragged or unreadable ones."""
-    name = str(path)
-    p = Path(path)
-    if not p.exists():
-        raise DataError(f"{name}: no such file")
-    if p.is_dir():
-        raise DataError(f"{name} is a directory, not a CSV file")
-    rows: list[list[str]] = []
-    lines: list[int] = []
-    try:
-        with p.open(newline="", encoding="utf-8-sig") as f:
-            reader = csv.reader(f)
-            header = next(reader, None)
-            for row in reader:
-                if not row or all(not cell.strip() for cell in row):
-                    continue  # blank lines separate nothing in a CSV table
-                if header is not None and len(row) != len(header):
-                    raise DataError(
-                        f"{name}, line {reader.line_num}: {len(row)} cells, but the "
-                        f"header has {len(header)} columns"
-                    )
-                rows.append(row)
-                lines.append(reader.line_num)
-    except UnicodeDecodeError:
-        raise DataError(f"{name} is not a UTF-8 text file") from None
-    except csv.Error as e:
-        raise DataError(f"{name}: not a readable CSV file ({e})") from None
-    except OSError as e:
-        raise DataError(f"{name}: cannot read it ({e.strerror})") from None
-    if header is None or not any(cell.strip() for cell in header):
-        raise DataError(f"{name} is empty")
-    columns = [c.strip() for c in header]
-    for j, c in enumerate(columns):
-        if not c:
-            raise DataError(f"{name}: column {j + 1} of the header has no name")
-        if columns.index(c) != j:
-            raise DataError(f"{name}: the header names column {c!r} twice")
-    if not rows:
-        raise DataError(f"{name} has a header but no data rows")
-    return Table(name, columns, rows, lines)
-
-
-def dataset_from_csv(
-    path: str | Path, target: str, drop: Sequence[str] = ()
-) -> Dataset:
-    """Features (every column but ``target`` and ``drop``) and the target column."""
-    table = read_csv(path)
-    for name in [target, *drop]:
-        table.column(name)  # raises naming the known columns
-    features = [c for c in table.columns if c != target and c not in drop]
-    if not features:
-        raise DataError(f"{table.path}: no feature columns are left besides {target!r}")
-    X = np.column_stack([table.numeric(c) for c in features])
-    return Dataset(Path(path).stem, X, np.array(table.column(target)), features, target)
-
-
-def dataset_for_prediction(
-    path: str | Path, features: Sequence[str]
-) -> tuple[Table, np.ndarray]:
-    """The model's feature columns of a CSV file, in the model's order."""
-    table = read_csv(path)
-    missing = [c for c in features if c not in table.columns]
-    if missing:
-        raise DataError(
-            f"{table.path}: the model needs column(s) {quoted(missing)}, "
-            "which the file does not have"
-        )
-    return table, np.column_stack([table.numeric(c) for c in features])
+    task: str | None = None
 
 
 # -- built-in data sets ----------------------------------------------------------
@@ -183,21 +81,28 @@ def _sklearn(loader: str, name: str, task: str, target: str) -> Dataset:
     features = [str(f) for f in getattr(bunch, "feature_names", [])]
     if len(features) != bunch.data.shape[1]:
         features = [f"x{j}" for j in range(bunch.data.shape[1])]
+    columns: dict[str, Any] = {
+        f: bunch.data[:, j].astype(np.float64) for j, f in enumerate(features)
+    }
     if task == "classification":
-        names = [str(n) for n in bunch.target_names]
-        y = np.array([names[i] for i in bunch.target])
+        names = np.array([str(n) for n in bunch.target_names])
+        columns[target] = names[bunch.target]
     else:
-        y = bunch.target.astype(np.float64)
-    return Dataset(name, bunch.data.astype(np.float64), y, features, target, task)
+        columns[target] = bunch.target.astype(np.float64)
+    return Dataset(name, _table(columns, name), target, task)
+
+
+def _table(columns: dict[str, Any], name: str) -> Table:
+    cols = {n: column_from_values(n, v) for n, v in columns.items()}
+    return Table(name, cols, len(next(iter(cols.values()))))
 
 
 def seed_squares(m: int = 100, seed: int = 42) -> Dataset:
     """The seeds' data: x ~ N(0, 1)², y = x₁² + x₂²."""
     rng = np.random.default_rng(seed)
     X = rng.standard_normal((m, 2))
-    return Dataset(
-        "seed-squares", X, np.sum(X**2, axis=1), ["x1", "x2"], "y", "regression"
-    )
+    table = _table({"x1": X[:, 0], "x2": X[:, 1], "y": np.sum(X**2, axis=1)}, "seed")
+    return Dataset("seed-squares", table, "y", "regression")
 
 
 DATASETS = {
@@ -220,52 +125,336 @@ def builtin_dataset(name: str) -> Dataset:
     return DATASETS[name]()
 
 
-# -- targets and preprocessing -----------------------------------------------------
+# -- the target ------------------------------------------------------------------
 
 
-def _as_numbers(y: np.ndarray) -> np.ndarray | None:
-    try:
-        values = np.asarray(y, dtype=np.float64)
-    except ValueError:
-        return None
-    return values if np.isfinite(values).all() else None
+def _first_bad_number(
+    table: Table, col: Column, what: str, hint: str = ""
+) -> DataError:
+    """The error for a text cell in a column of numbers, naming its line."""
+    assert col.codes is not None and col.levels is not None
+    bad_level = np.isnan(col.level_numbers())
+    rows = np.flatnonzero((col.codes >= 0) & bad_level[np.maximum(col.codes, 0)])
+    cell = col.levels[col.codes[rows[0]]]
+    return DataError(
+        f"{table.source}, {table.where(rows[:1])}, {what} {col.name!r}: {cell!r} is "
+        f"not a number, but {_share(col):.0%} of the column's cells are; fix the "
+        f"cell, or mark it missing (--na {cell!r}){hint}"
+    )
 
 
-def infer_task(y: np.ndarray) -> str:
-    """Classification for text labels or few distinct integers, else regression."""
-    values = _as_numbers(y)
+def _share(col: Column) -> float:
+    """The share of a text column's present cells that are numbers."""
+    assert col.codes is not None
+    present = col.codes[col.codes >= 0]
+    if not len(present):
+        return 0.0
+    return float(np.mean(~np.isnan(col.level_numbers()[present])))
+
+
+def column_numbers(table: Table, col: Column, what: str, hint: str = "") -> np.ndarray:
+    """A column as float64 numbers (NaN where missing), or an error naming the
+    first cell that is not a number."""
+    if col.numbers is not None:
+        return col.numbers
+    assert col.codes is not None
+    numbers = col.level_numbers()
+    if np.isnan(numbers[col.codes[col.codes >= 0]]).any():
+        raise _first_bad_number(table, col, what, hint)
+    return np.where(col.codes >= 0, numbers[np.maximum(col.codes, 0)], np.nan)
+
+
+def choose_task(table: Table, target: str, task: str | None) -> tuple[str, str]:
+    """(task, why): from ``task`` if given, else from the target's values; the
+    reason is a line for the user."""
+    col = table.column(target)
+    if task is not None and task not in TASKS:
+        raise DataError(f"task must be one of {', '.join(TASKS)}, got {task!r}")
+    if col.kind == "date":
+        raise DataError(
+            f"{table.source}: target {target!r} holds dates; nlayer predicts "
+            "classes or numbers"
+        )
+    if task is not None:
+        if task == "regression":
+            column_numbers(table, col, "target")  # raises naming the first text cell
+        return task, f"target {target!r}: {task} (--task)"
+    if col.numbers is None and _share(col) <= 0.5:
+        n = len(class_labels(col))
+        why = f"{n} distinct text labels → classification"
+        return "classification", f"target {target!r}: {why}"
+    values = column_numbers(
+        table,
+        col,
+        "target",
+        "; or --task classification to take every value as a class",
+    )
+    present = values[np.isfinite(values)]
+    distinct = len(np.unique(present))
+    if np.all(present == np.round(present)) and distinct <= MAX_INTEGER_CLASSES:
+        chosen, why = "classification", f"{distinct} distinct integers"
+    else:
+        chosen, why = "regression", f"{distinct} distinct numbers"
+    other = "regression" if chosen == "classification" else "classification"
+    return chosen, f"target {target!r}: {why} → {chosen} (--task {other} to override)"
+
+
+def target_rows(table: Table, target: str, task: str, drop_missing: bool) -> np.ndarray:
+    """The rows whose target can be learned from: all of them, or an error
+    naming the missing and non-finite ones (dropped with ``drop_missing``)."""
+    col = table.column(target)
+    if task == "regression":
+        values = column_numbers(table, col, "target")
+        bad = ~np.isfinite(values)
+    else:
+        bad = col.missing if col.numbers is None else ~np.isfinite(col.numbers)
+    rows = np.flatnonzero(bad)
+    if len(rows) and not drop_missing:
+        raise DataError(
+            f"{table.source}: target {target!r} is missing or not finite on "
+            f"{len(rows)} row{'s' if len(rows) > 1 else ''} ({table.where(rows)}); "
+            "fill them, or give --drop-missing-target to leave those rows out"
+        )
+    return np.flatnonzero(~bad)
+
+
+def class_labels(col: Column) -> list[str]:
+    """A target's classes as text, sorted as numbers when they all are."""
+    if col.numbers is not None:
+        present = col.numbers[np.isfinite(col.numbers)]
+        return [label(v) for v in np.unique(present)]
+    assert col.levels is not None and col.codes is not None
+    used = sorted({col.levels[c] for c in np.unique(col.codes[col.codes >= 0])})
+    numbers = parse_numbers(used)
+    if not np.isnan(numbers).any():
+        return [used[i] for i in np.argsort(numbers, kind="stable")]
+    return used
+
+
+def class_codes(col: Column, classes: Sequence[str], where: Table) -> np.ndarray:
+    """Each row's index into ``classes``, or an error naming unknown labels."""
+    index = {c: j for j, c in enumerate(classes)}
+    if col.numbers is not None:
+        levels, codes = np.unique(col.numbers, return_inverse=True)
+        texts = [label(v) for v in levels]
+    else:
+        assert col.levels is not None and col.codes is not None
+        texts, codes = col.levels, col.codes
+    lookup = np.array([index.get(t, -1) for t in texts] + [-1], dtype=np.int64)
+    out = lookup[codes]  # a missing cell (-1) looks up the -1 at the end
+    bad = np.flatnonzero(out < 0)
+    if len(bad):
+        unknown = sorted({t for t in col.texts(bad[:20]) if t})
+        raise DataError(
+            f"{where.source}: column {col.name!r} holds label(s) "
+            f"{quoted(unknown or [''], 5)} ({where.where(bad)}) that the model was "
+            f"not trained on; it knows {quoted(list(classes))}"
+        )
+    return out
+
+
+def balanced_weights(codes: np.ndarray, n_classes: int) -> np.ndarray:
+    """scikit-learn's class_weight="balanced": n / (k · n_c) for a sample of class c."""
+    counts = np.bincount(codes, minlength=n_classes).astype(np.float64)
+    per_class = np.where(
+        counts > 0, len(codes) / (n_classes * np.maximum(counts, 1)), 0
+    )
+    return per_class[codes]
+
+
+# -- features --------------------------------------------------------------------
+
+
+@dataclass
+class Encoding:
+    """How one input column becomes network inputs.
+
+    ``kind``: "numeric" (one input, standardised), "boolean" (one input, 0/1;
+    ``categories`` holds the false and true texts) or "category" (one input
+    per category, one-hot). ``fill`` replaces a missing cell (None: a missing
+    cell is an error).
+    """
+
+    name: str
+    kind: str = "numeric"
+    categories: list[str] | None = None
+    fill: float | str | None = None
+
+    @property
+    def inputs(self) -> list[str]:
+        """The names of this column's network inputs."""
+        if self.kind == "category":
+            assert self.categories is not None
+            return [f"{self.name}={c}" for c in self.categories]
+        return [self.name]
+
+    def describe(self) -> str:
+        if self.kind == "category":
+            assert self.categories is not None
+            text = f"one-hot over {len(self.categories)} categories"
+        elif self.kind == "boolean":
+            assert self.categories is not None
+            text = f"0/1 ({self.categories[0]}/{self.categories[1]})"
+        else:
+            text = "standardised number"
+        return text + ("" if self.fill is None else f", missing → {self.fill!r}")
+
+
+def _is_id(col: Column, values: np.ndarray | None) -> bool:
+    """An identifier: text unique per row, or integers unique per row that
+    count the rows from 0 or 1 or sit in a column named like an id."""
+    n = len(col)
+    if n < 3 or col.missing.any():
+        return False
     if values is None:
-        return "classification"
-    integral = bool(np.all(values == np.round(values)))
-    if integral and len(np.unique(values)) <= MAX_INTEGER_CLASSES:
-        return "classification"
-    return "regression"
+        assert col.levels is not None
+        return len(col.levels) == n
+    if not np.all(values == np.round(values)) or len(np.unique(values)) != n:
+        return False
+    # row numbers (a saved index counts from 0 or 1), or an id by its name
+    counting = values[0] in (0, 1) and bool(np.all(np.diff(values) == 1))
+    return counting or bool(_ID_NAME.fullmatch(col.name.strip()))
 
 
-def _label(v: Any) -> str:
-    """A class label as text: 1, 1.0 and "1" are the same class, "1"."""
-    if isinstance(v, (float, np.floating)) and float(v).is_integer():
-        return str(int(v))
-    return str(v).strip()
+def _boolean_pair(col: Column) -> tuple[str, str] | None:
+    assert col.levels is not None
+    lower = {s.lower() for s in col.levels}
+    for pair in BOOLEANS:
+        if lower and lower <= set(pair):
+            found = {s.lower(): s for s in col.levels}
+            return found.get(pair[0], pair[0]), found.get(pair[1], pair[1])
+    return None
 
 
-def class_labels(y: np.ndarray) -> list[str]:
-    values = _as_numbers(y)
-    if values is not None:  # numeric labels sort as numbers, not as text
-        return [_label(v) for v in np.unique(values)]
-    return sorted({_label(v) for v in y})
+def plan_column(
+    table: Table,
+    col: Column,
+    forced: str | None,
+    max_categories: int,
+) -> tuple[Encoding | None, str]:
+    """An Encoding for a feature column (None: leave it out), and a note on it."""
+    name = col.name
+    if col.kind == "date" and forced is None:
+        raise DataError(
+            f"{table.source}: column {name!r} holds dates; nlayer does not encode "
+            f"dates: derive numbers from it (year, day of year) or leave it out "
+            f"with --drop {name!r}"
+        )
+    if forced == "numeric":
+        column_numbers(table, col, "column")
+        return Encoding(name), f"{name!r}: numbers (--numeric)"
+    if forced == "category":
+        levels = class_labels(col)
+        return Encoding(name, "category", levels), (
+            f"{name!r}: one-hot over {len(levels)} categories (--categorical)"
+        )
+    if col.numbers is not None:
+        if _is_id(col, col.numbers):
+            return None, (
+                f"left out {name!r}: unique per row, an identifier "
+                f"(--numeric {name!r} to use it)"
+            )
+        return Encoding(name), ""
+    assert col.levels is not None
+    pair = _boolean_pair(col)
+    if pair is not None:
+        return Encoding(
+            name, "boolean", list(pair)
+        ), f"{name!r}: 0/1 ({'/'.join(pair)})"
+    if _share(col) > 0.5:
+        raise _first_bad_number(table, col, "column")
+    comma = [s for s in col.levels if "," in s]
+    if comma and not np.isnan(parse_numbers(col.levels, ",")).any():
+        raise DataError(
+            f"{table.source}: column {name!r} holds numbers with a decimal comma "
+            f"({comma[0]!r}); give --decimal ',' (or --categorical {name!r} to "
+            "treat them as categories)"
+        )
+    if _is_id(col, None):
+        return None, (
+            f"left out {name!r}: text unique per row, an identifier "
+            f"(--categorical {name!r} to use it)"
+        )
+    if len(col.levels) > max_categories:
+        raise DataError(
+            f"{table.source}: column {name!r} has {len(col.levels)} distinct text "
+            f"values, too many to one-hot encode (--max-categories "
+            f"{max_categories}); leave it out with --drop {name!r}, or raise "
+            "--max-categories"
+        )
+    levels = class_labels(col)
+    return Encoding(name, "category", levels), (
+        f"{name!r}: one-hot over {len(levels)} categories"
+    )
+
+
+def _fill(col: Column, kind: str, values: np.ndarray | None, how: str) -> Any:
+    """The value a missing cell of ``col`` becomes under imputation ``how``."""
+    if kind == "numeric":
+        assert values is not None
+        present = values[~np.isnan(values)]
+        if how == "mean":
+            return float(np.mean(present))
+        if how == "median":
+            return float(np.median(present))
+        uniques, counts = np.unique(present, return_counts=True)
+        return float(uniques[np.argmax(counts)])
+    # categories and booleans: the most frequent text, whatever ``how`` says
+    codes = col.codes if col.codes is not None else None
+    if codes is None:
+        texts = col.texts(np.flatnonzero(~col.missing))
+        uniques_t, counts = np.unique(texts, return_counts=True)
+        return str(uniques_t[np.argmax(counts)])
+    assert col.levels is not None
+    counts = np.bincount(codes[codes >= 0], minlength=len(col.levels))
+    # ties go to the smallest text, as scikit-learn's SimpleImputer does
+    return min(col.levels[i] for i in np.flatnonzero(counts == counts.max()))
+
+
+def _plan(
+    table: Table,
+    target: str,
+    drop: Sequence[str],
+    categorical: Sequence[str],
+    numeric: Sequence[str],
+    max_categories: int,
+) -> tuple[list[Encoding], list[str]]:
+    """Every feature column's encoding (identifiers left out), and notes."""
+    for name in [target, *drop, *categorical, *numeric]:
+        table.column(name)  # raises naming the known columns
+    both = set(categorical) & set(numeric)
+    if both:
+        raise DataError(
+            f"{quoted(sorted(both))}: given as both categorical and numeric"
+        )
+    forced = {**{c: "category" for c in categorical}, **{c: "numeric" for c in numeric}}
+    encodings, notes = [], []
+    for name, col in table.columns.items():
+        if name == target or name in drop:
+            continue
+        enc, note = plan_column(table, col, forced.get(name), max_categories)
+        notes += [note] if note else []
+        encodings += [enc] if enc is not None else []
+    if not encodings:
+        raise DataError(
+            f"{table.source}: no feature columns are left besides {target!r}"
+        )
+    return encodings, notes
 
 
 @dataclass
 class Preprocessing:
-    """What a model does to raw data before and after the network.
+    """What a model does to raw tables before and after the network.
 
-    Features: X_std = (X − x_mean) / x_scale. Classification: one-hot rows over
-    ``classes`` (one sigmoid output for two classes with binary cross-entropy).
-    Regression: Y_std = (y − y_mean) / y_scale, undone on prediction.
+    Features: each of ``columns`` (an :class:`Encoding`, or a name for a plain
+    numeric column) gives one or more inputs; then X_std = (X − x_mean) /
+    x_scale over the n_0 inputs (mean 0 and scale 1 for 0/1 and one-hot
+    inputs). Classification: one-hot rows over ``classes`` (one sigmoid
+    output for two classes with binary cross-entropy). Regression:
+    Y_std = (y − y_mean) / y_scale, undone on prediction.
     """
 
-    features: list[str]
+    columns: list[Any]
     x_mean: np.ndarray
     x_scale: np.ndarray
     task: str
@@ -273,37 +462,25 @@ class Preprocessing:
     classes: list[str] | None = None
     y_mean: np.ndarray | None = None
     y_scale: np.ndarray | None = None
+    impute: str | None = None
+    notes: list[str] = field(default_factory=list, compare=False, repr=False)
 
-    @classmethod
-    def fit(cls, data: Dataset, task: str, standardize: bool = True) -> Preprocessing:
-        """Learn the preprocessing from training data; ``standardize=False``
-        keeps features and regression targets as they are."""
-        if task not in TASKS:
-            raise DataError(f"task must be one of {', '.join(TASKS)}, got {task!r}")
-        n = data.X.shape[1]
-        x_mean = data.X.mean(axis=0) if standardize else np.zeros(n)
-        x_scale = _scale(data.X) if standardize else np.ones(n)
-        if task == "classification":
-            classes = class_labels(data.y)
-            if len(classes) < 2:
-                raise DataError(
-                    f"target {data.target!r} has a single class {classes[0]!r}; "
-                    "a classifier needs at least two"
-                )
-            return cls(data.features, x_mean, x_scale, task, data.target, classes)
-        values = _as_numbers(data.y)
-        if values is None:
-            raise DataError(
-                f"target {data.target!r} is not numeric, so it cannot be regressed; "
-                "use --task classification"
-            )
-        y = values.reshape(len(values), -1)
-        k = y.shape[1]
-        y_mean = y.mean(axis=0) if standardize else np.zeros(k)
-        y_scale = _scale(y) if standardize else np.ones(k)
-        return cls(
-            data.features, x_mean, x_scale, task, data.target, None, y_mean, y_scale
-        )
+    def __post_init__(self) -> None:
+        self.columns = [
+            c if isinstance(c, Encoding) else Encoding(str(c)) for c in self.columns
+        ]
+        self.x_mean = np.asarray(self.x_mean, np.float64)
+        self.x_scale = np.asarray(self.x_scale, np.float64)
+
+    @property
+    def features(self) -> list[str]:
+        """The table columns the model reads."""
+        return [c.name for c in self.columns]
+
+    @property
+    def inputs(self) -> list[str]:
+        """The network's n_0 inputs, by name (one-hot inputs as "column=value")."""
+        return [name for c in self.columns for name in c.inputs]
 
     @property
     def n_outputs(self) -> int:
@@ -312,36 +489,165 @@ class Preprocessing:
             return len(self.y_mean)
         return len(self.classes)
 
-    def transform(self, X: np.ndarray) -> np.ndarray:
-        """Standardised features (m, n_features), float64."""
-        return (X - self.x_mean) / self.x_scale
+    # -- learning it ---------------------------------------------------------------
+
+    @classmethod
+    def fit(
+        cls,
+        table: Table,
+        target: str,
+        task: str,
+        *,
+        rows: np.ndarray | None = None,
+        drop: Sequence[str] = (),
+        impute: str | None = None,
+        categorical: Sequence[str] = (),
+        numeric: Sequence[str] = (),
+        max_categories: int = MAX_CATEGORIES,
+        standardize: bool = True,
+    ) -> Preprocessing:
+        """Learn the preprocessing of ``table``: every column but ``target`` and
+        ``drop`` is a feature. The checks and the choice of each column's
+        encoding look at every row; the statistics (scales, fill values,
+        categories, classes) come from the training ``rows`` only (default:
+        all). ``standardize=False`` keeps numbers (features and regression
+        targets) as they are."""
+        if task not in TASKS:
+            raise DataError(f"task must be one of {', '.join(TASKS)}, got {task!r}")
+        if impute is not None and impute not in IMPUTE:
+            raise DataError(
+                f"impute must be one of {', '.join(IMPUTE)}, got {impute!r}"
+            )
+        encodings, notes = _plan(
+            table, target, drop, categorical, numeric, max_categories
+        )
+        _check_missing(table, encodings, impute)
+        train = table if rows is None else table.take(rows)
+        for enc in encodings:
+            col = train.columns[enc.name]
+            if enc.kind == "category":  # the categories training saw
+                enc.categories = class_labels(col) or enc.categories
+            if impute is not None:
+                if col.missing.all():
+                    raise DataError(
+                        f"{table.source}: column {enc.name!r} has no values in the "
+                        "training rows to impute from"
+                    )
+                numbers = (
+                    column_numbers(train, col, "column")
+                    if enc.kind == "numeric"
+                    else None
+                )
+                enc.fill = _fill(col, enc.kind, numbers, impute)
+        n = sum(len(e.inputs) for e in encodings)
+        pre = cls(encodings, np.zeros(n), np.ones(n), task, target, impute=impute)
+        pre.notes = notes
+        if standardize:
+            X, j = pre._encode(train), 0
+            for enc in encodings:
+                if enc.kind == "numeric":
+                    pre.x_mean[j], pre.x_scale[j] = _moments(X[:, j], train, enc.name)
+                j += len(enc.inputs)
+        pre._fit_target(train, standardize)
+        return pre
+
+    def _fit_target(self, train: Table, standardize: bool) -> None:
+        col = train.column(self.target)
+        if self.task == "classification":
+            self.classes = class_labels(col)
+            if len(self.classes) < 2:
+                raise DataError(
+                    f"target {self.target!r} has a single class "
+                    f"{quoted(self.classes) or 'and no values'}; a classifier needs "
+                    "at least two"
+                )
+            return
+        y = column_numbers(train, col, "target")
+        mean, scale = _moments(y, train, self.target) if standardize else (0.0, 1.0)
+        self.y_mean, self.y_scale = np.array([mean]), np.array([scale])
+
+    # -- applying it ----------------------------------------------------------------
+
+    def transform(
+        self, data: Any, unseen: dict[str, set[str]] | None = None
+    ) -> np.ndarray:
+        """Standardised inputs X (m, n_0), float64, from a table (or anything
+        :func:`~nlayer.tables.as_table` reads; an array in ``features`` order).
+
+        A category the model was not trained on becomes all zeros: it is added
+        to ``unseen`` (column -> values) when given, else warned about.
+        """
+        table = as_table(data, self.features)
+        X = self._encode(table, unseen)
+        X -= self.x_mean
+        X /= self.x_scale
+        return X
+
+    def _encode(
+        self, table: Table, unseen: dict[str, set[str]] | None = None
+    ) -> np.ndarray:
+        """The inputs before standardisation (m, n_0): numbers, 0/1, one-hot."""
+        missing = [c for c in self.features if c not in table.columns]
+        if missing:
+            raise DataError(
+                f"{table.source}: the model needs the column"
+                f"{'s' if len(missing) > 1 else ''} {quoted(missing)}, which "
+                f"{'are' if len(missing) > 1 else 'is'} not there"
+            )
+        X = np.zeros((table.n_rows, len(self.x_mean)))
+        report = {} if unseen is None else unseen
+        j = 0
+        for enc in self.columns:
+            col = table.columns[enc.name]
+            width = len(enc.inputs)
+            if enc.kind == "numeric":
+                values = column_numbers(table, col, "column")
+                X[:, j] = _filled(table, col, values, enc)
+            elif enc.kind == "boolean":
+                X[:, j] = _booleans(table, col, enc)
+            else:
+                codes = _category_codes(table, col, enc, report)
+                rows = np.flatnonzero(codes >= 0)
+                X[rows, j + codes[rows]] = 1.0
+            j += width
+        if unseen is None:
+            for name, new in report.items():
+                warnings.warn(
+                    f"{table.source}: column {name!r} holds categories the model was "
+                    f"not trained on ({quoted(sorted(new), 5)}); they are encoded "
+                    "as all zeros",
+                    DataWarning,
+                    stacklevel=3,
+                )
+        return X
 
     def encode(
-        self, y: np.ndarray, n_outputs: int, column: str | None = None
+        self, data: Any, n_outputs: int, column: str | None = None
     ) -> np.ndarray:
-        """Targets as the network's Y (m, n_outputs), float64; ``column`` names
-        where ``y`` came from, for messages (default: the training target)."""
+        """Targets as the network's Y (m, n_outputs), float64, from the table's
+        ``column`` (default: the training target) or an array of values."""
+        column = column or self.target
+        if isinstance(data, Table):
+            table, col = data, data.column(column)
+        else:
+            col = column_from_values(column, np.asarray(data).reshape(-1))
+            table = Table("the targets", {column: col}, len(col))
         if self.classes is None:
-            values = _as_numbers(y)
-            if values is None:
-                raise DataError(
-                    f"target {self.target!r} holds values that are not numbers"
-                )
             assert self.y_mean is not None and self.y_scale is not None
-            return (values.reshape(len(values), -1) - self.y_mean) / self.y_scale
-        index = {c: j for j, c in enumerate(self.classes)}
-        labels = [_label(v) for v in y]
-        unknown = sorted(set(labels) - set(index))
-        if unknown:
-            raise DataError(
-                f"column {column or self.target!r} holds label(s) "
-                f"{quoted(unknown, 5)} that the model was not "
-                f"trained on; it knows {', '.join(self.classes)}"
-            )
-        codes = np.array([index[label] for label in labels])
+            y = column_numbers(table, col, "target")
+            bad = np.flatnonzero(~np.isfinite(y))
+            if len(bad):
+                raise DataError(
+                    f"{table.source}: target {column!r} is missing or not finite "
+                    f"({table.where(bad)})"
+                )
+            return (y.reshape(-1, 1) - self.y_mean) / self.y_scale
+        codes = class_codes(col, self.classes, table)
         if n_outputs == 1:  # one sigmoid output: the probability of classes[1]
             return (codes == 1).astype(np.float64).reshape(-1, 1)
-        return np.eye(len(self.classes))[codes]
+        Y = np.zeros((len(codes), len(self.classes)))
+        Y[np.arange(len(codes)), codes] = 1.0
+        return Y
 
     def probabilities(self, Y_hat: np.ndarray) -> np.ndarray:
         """Class probabilities (m, n_classes) from the network's output."""
@@ -357,9 +663,114 @@ class Preprocessing:
         return np.array(self.classes)[self.probabilities(Y_hat).argmax(axis=1)]
 
 
-def _scale(A: np.ndarray) -> np.ndarray:
-    s = A.std(axis=0)
-    return np.where(s > 0, s, 1.0)  # a constant column stays constant (zero)
+def _check_missing(table: Table, encodings: list[Encoding], impute: str | None) -> None:
+    if impute is not None:
+        return
+    gaps = [(e.name, np.flatnonzero(table.columns[e.name].missing)) for e in encodings]
+    gaps = [(n, rows) for n, rows in gaps if len(rows)]
+    if gaps:
+        name, rows = gaps[0]
+        more = f"; so do {quoted([n for n, _ in gaps[1:]], 3)}" if len(gaps) > 1 else ""
+        raise DataError(
+            f"{table.source}: column {name!r} has {len(rows)} missing "
+            f"cell{'s' if len(rows) > 1 else ''} ({table.where(rows)}){more}; fill "
+            "them, or give --impute mean|median|most_frequent"
+        )
+
+
+def _moments(values: np.ndarray, table: Table, name: str) -> tuple[float, float]:
+    """(mean, standard deviation) for standardising; a constant column keeps
+    scale 1 (it stays constant: zero)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        mean, std = float(np.mean(values)), float(np.std(values))
+    if not (np.isfinite(mean) and np.isfinite(std)):
+        big = values[np.argmax(np.abs(values))]
+        raise DataError(
+            f"{table.source}: column {name!r} holds numbers too large to standardise "
+            f"(up to {big:g}); rescale the column (e.g. to thousands or a log scale)"
+        )
+    return mean, std if std > 0 else 1.0
+
+
+def _filled(table: Table, col: Column, values: np.ndarray, enc: Encoding) -> np.ndarray:
+    """Numbers with missing cells filled, or an error naming them; infinity is
+    refused (it cannot be standardised)."""
+    bad = np.flatnonzero(np.isinf(values))
+    if len(bad):
+        raise DataError(
+            f"{table.source}, {table.where(bad)}, column {col.name!r}: "
+            f"{values[bad[0]]} is not a finite number"
+        )
+    gaps = np.isnan(values)
+    if gaps.any():
+        if enc.fill is None:
+            raise _missing_error(table, col, np.flatnonzero(gaps))
+        values = np.where(gaps, float(enc.fill), values)
+    return values
+
+
+def _missing_error(table: Table, col: Column, rows: np.ndarray) -> DataError:
+    return DataError(
+        f"{table.source}: column {col.name!r} has {len(rows)} missing "
+        f"cell{'s' if len(rows) > 1 else ''} ({table.where(rows)}), and the model "
+        "has no fill value for it (train with --impute to have one)"
+    )
+
+
+def _booleans(table: Table, col: Column, enc: Encoding) -> np.ndarray:
+    assert enc.categories is not None
+    false, true = (s.lower() for s in enc.categories)
+    if col.numbers is not None:
+        texts, codes = [label(v) for v in np.unique(col.numbers)], None
+        levels_codes = np.unique(col.numbers, return_inverse=True)[1]
+        codes = np.where(np.isnan(col.numbers), -1, levels_codes)
+    else:
+        assert col.levels is not None and col.codes is not None
+        texts, codes = col.levels, col.codes
+    value = {false: 0.0, "false": 0.0, "0": 0.0, true: 1.0, "true": 1.0, "1": 1.0}
+    lookup = np.array([value.get(t.lower(), np.nan) for t in texts] + [np.inf])
+    out = lookup[codes]  # missing (-1) looks up the inf at the end
+    bad = np.flatnonzero(np.isnan(out))
+    if len(bad):
+        raise DataError(
+            f"{table.source}, {table.where(bad)}, column {col.name!r}: "
+            f"{col.texts(bad[:1])[0]!r} is neither {enc.categories[0]!r} nor "
+            f"{enc.categories[1]!r}"
+        )
+    gaps = np.isinf(out)
+    if gaps.any():
+        if enc.fill is None:
+            raise _missing_error(table, col, np.flatnonzero(gaps))
+        out[gaps] = 1.0 if str(enc.fill).lower() == true else 0.0
+    return out
+
+
+def _category_codes(
+    table: Table, col: Column, enc: Encoding, unseen: dict[str, set[str]]
+) -> np.ndarray:
+    """Each row's category index (-1: unseen, all zeros), missing cells filled."""
+    assert enc.categories is not None
+    index = {c: j for j, c in enumerate(enc.categories)}
+    if col.numbers is not None:
+        uniques, inverse = np.unique(col.numbers, return_inverse=True)
+        texts = [label(v) for v in uniques]
+        codes = np.where(np.isnan(col.numbers), -1, inverse)
+    else:
+        assert col.levels is not None and col.codes is not None
+        texts, codes = col.levels, col.codes
+    fill = -2 if enc.fill is None else index[str(enc.fill)]
+    lookup = np.array([index.get(t, -1) for t in texts] + [fill], dtype=np.int64)
+    out = lookup[codes]
+    gaps = np.flatnonzero(out == -2)
+    if len(gaps):
+        raise _missing_error(table, col, gaps)
+    new = {texts[c] for c in np.unique(codes[(out == -1) & (codes >= 0)])}
+    if new:
+        unseen.setdefault(col.name, set()).update(new)
+    return out
+
+
+# -- splits ------------------------------------------------------------------------
 
 
 def split(

@@ -3,7 +3,12 @@
 A model file holds each layer's ``W1, b1, …, WL, bL`` as tensors and, in the
 safetensors metadata under ``"nlayer"``, a JSON description: layer sizes,
 activations and loss by registered name with their parameters, dtype, and the
-preprocessing a command-line model applies. Nothing in a file names code to
+preprocessing that takes a raw table to the network's inputs (each column's
+encoding and fill value; the scaling as tensors ``x_mean``, ``x_scale``,
+``y_mean``, ``y_scale``). ``load`` returns a :class:`~nlayer.model.Model`.
+
+Format 2 describes each column; format 1 (nlayer 0.1, numeric columns only)
+is still read. Nothing in a file names code to
 import or run: activations and losses are looked up in nlayer's registries,
 and a name that is not registered is refused.
 
@@ -25,13 +30,14 @@ import numpy as np
 
 from . import __version__
 from .activations import ACTIVATIONS, Activation, get_activation
-from .data import TASKS, Preprocessing
+from .data import ENCODINGS, IMPUTE, TASKS, Encoding, Preprocessing
 from .losses import LOSSES, Loss, get_loss
+from .model import Model
 from .network import Network
 from .safefile import ModelFileError, finite_number, read_file, write_file
 
 FORMAT = "nlayer.model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 #: bounds that keep a hostile description from costing memory or time
 MAX_LAYERS = 1024
 MAX_UNITS = 1 << 24
@@ -96,12 +102,24 @@ def describe(net: Network, preprocessing: Preprocessing | None = None) -> dict:
     if preprocessing is not None:
         p = preprocessing
         description["preprocessing"] = {
-            "features": list(p.features),
+            "columns": [_column_entry(c) for c in p.columns],
+            "impute": p.impute,
             "task": p.task,
             "target": p.target,
             "classes": None if p.classes is None else list(p.classes),
         }
     return description
+
+
+def _column_entry(c: Encoding) -> dict[str, Any]:
+    """A column's encoding, with the defaults (a number, no fill) left out:
+    a model of 10⁵ numeric columns keeps a small description."""
+    entry: dict[str, Any] = {"name": c.name}
+    if c.kind != "numeric":
+        entry["kind"], entry["categories"] = c.kind, list(c.categories or [])
+    if c.fill is not None:
+        entry["fill"] = c.fill
+    return entry
 
 
 def model_tensors(
@@ -121,18 +139,32 @@ def model_tensors(
 
 
 def save(
-    net: Network,
+    model: Network | Model,
     path: str | os.PathLike[str],
     *,
     preprocessing: Preprocessing | None = None,
 ) -> Path:
-    """Write ``net`` (and the preprocessing a CLI model applies) to ``path``.
+    """Write a :class:`~nlayer.network.Network` or a
+    :class:`~nlayer.model.Model` (with its preprocessing) to ``path``.
 
     The file is safetensors; see the module docstring. Raises ``ValueError``
     for a network that a file cannot describe (an unregistered activation).
     """
-    if not isinstance(net, Network):
-        raise TypeError(f"save() takes an nlayer.Network, got {type(net).__name__}")
+    if isinstance(model, Model):
+        if preprocessing is not None:
+            raise ValueError(
+                "a Model carries its own preprocessing; pass one or the other"
+            )
+        net, preprocessing = model.network, model.preprocessing
+    elif isinstance(model, Network):
+        net = model
+    else:
+        raise TypeError(
+            "save() takes an nlayer.Network or nlayer.Model, got "
+            f"{type(model).__name__}"
+        )
+    if preprocessing is not None:
+        Model(net, preprocessing)  # checks that they fit together
     description = describe(net, preprocessing)
     return write_file(path, model_tensors(net, preprocessing), description)
 
@@ -189,6 +221,75 @@ REQUIRED = (
 )
 
 
+def _texts(value: Any, at_least: int = 1) -> bool:
+    """A list of distinct strings, at least ``at_least`` of them."""
+    return (
+        isinstance(value, list)
+        and len(value) >= at_least
+        and all(isinstance(v, str) for v in value)
+        and len(set(value)) == len(value)
+    )
+
+
+_PREPROCESSING_KEYS = {
+    1: {"features", "task", "target", "classes"},
+    2: {"columns", "impute", "task", "target", "classes"},
+}
+
+
+def _columns(p: Any, version: int) -> list[Encoding]:
+    """The column encodings of a description's preprocessing, checked."""
+    if not isinstance(p, dict) or set(p) != _PREPROCESSING_KEYS[version]:
+        raise ValueError(
+            f"preprocessing must hold {', '.join(sorted(_PREPROCESSING_KEYS[version]))}"
+        )
+    if version == 1:  # nlayer 0.1: numeric columns, no imputation
+        if not _texts(p["features"]):
+            raise ValueError("preprocessing needs distinct feature names (text)")
+        return [Encoding(f) for f in p["features"]]
+    if p["impute"] is not None and p["impute"] not in IMPUTE:
+        raise ValueError(f"unknown imputation {p['impute']!r}")
+    entries = p["columns"]
+    if not isinstance(entries, list) or not 0 < len(entries) <= MAX_UNITS:
+        raise ValueError("preprocessing columns must be a non-empty list")
+    out = [_encoding(e) for e in entries]
+    if len({c.name for c in out}) != len(out):
+        raise ValueError("preprocessing names a column twice")
+    return out
+
+
+def _encoding(e: Any) -> Encoding:
+    if not (
+        isinstance(e, dict)
+        and "name" in e
+        and set(e) <= {"name", "kind", "categories", "fill"}
+        and isinstance(e["name"], str)
+        and e["name"]
+    ):
+        raise ValueError(f"a preprocessing column must name itself, got {e!r:.80}")
+    kind, categories, fill = (
+        e.get("kind", "numeric"),
+        e.get("categories"),
+        e.get("fill"),
+    )
+    where = f"column {e['name']!r}"
+    if kind not in ENCODINGS:
+        raise ValueError(f"{where}: unknown encoding {kind!r}")
+    if kind == "numeric":
+        if categories is not None:
+            raise ValueError(f"{where}: a numeric column has no categories")
+        if fill is not None and not finite_number(fill):
+            raise ValueError(f"{where}: the fill value must be a finite number")
+        return Encoding(e["name"], kind, None, None if fill is None else float(fill))
+    if not (_texts(categories) and categories is not None) or (
+        kind == "boolean" and len(categories) != 2
+    ):
+        raise ValueError(f"{where}: {kind} needs its categories (distinct text)")
+    if fill is not None and fill not in categories:
+        raise ValueError(f"{where}: the fill value must be one of its categories")
+    return Encoding(e["name"], kind, list(categories), fill)
+
+
 def _model_tensors_expected(d: dict) -> dict[str, tuple[str, tuple[int, ...]]]:
     """Validate a model description; the tensors it implies."""
     if d.get("format") != FORMAT:
@@ -219,22 +320,15 @@ def _model_tensors_expected(d: dict) -> dict[str, tuple[str, tuple[int, ...]]]:
         wanted[f"b{l}"] = (dt, (sizes[l],))
     p = d.get("preprocessing")
     if p is not None:
-        if not isinstance(p, dict) or set(p) != {
-            "features",
-            "task",
-            "target",
-            "classes",
-        }:
-            raise ValueError("preprocessing must hold features, task, target, classes")
-        features, classes = p["features"], p["classes"]
-        if not (
-            isinstance(features, list)
-            and len(features) == sizes[0]
-            and all(isinstance(f, str) for f in features)
-        ):
-            raise ValueError(f"preprocessing needs {sizes[0]} feature names")
+        n_inputs = sum(len(c.inputs) for c in _columns(p, version))
+        if n_inputs != sizes[0]:
+            raise ValueError(
+                f"the preprocessing gives {n_inputs} inputs, the first layer takes "
+                f"{sizes[0]}"
+            )
         if p["task"] not in TASKS or not isinstance(p["target"], str):
             raise ValueError("preprocessing has an unknown task or target")
+        classes = p["classes"]
         wanted["x_mean"] = wanted["x_scale"] = ("F64", (sizes[0],))
         if p["task"] == "regression":
             if classes is not None:
@@ -242,19 +336,19 @@ def _model_tensors_expected(d: dict) -> dict[str, tuple[str, tuple[int, ...]]]:
             wanted["y_mean"] = wanted["y_scale"] = ("F64", (sizes[-1],))
         else:
             n = 2 if sizes[-1] == 1 else sizes[-1]
-            if not (
-                isinstance(classes, list)
-                and len(classes) == n
-                and all(isinstance(c, str) for c in classes)
-            ):
+            if not (_texts(classes) and len(classes) == n):
                 raise ValueError(
-                    f"a classifier with {sizes[-1]} outputs needs {n} classes"
+                    f"a classifier with {sizes[-1]} outputs needs {n} distinct "
+                    "classes (text)"
                 )
     return wanted
 
 
-def load_model(path: str | os.PathLike[str]) -> tuple[Network, Preprocessing | None]:
-    """The network in ``path`` and its preprocessing (None if it has none)."""
+def load(path: str | os.PathLike[str]) -> Model:
+    """The model saved in ``path``: ``.predict(table)``, ``.network``, …
+
+    Raises :class:`ModelFileError` for a file that is not a sound nlayer model.
+    """
     d, tensors = read_file(path, _model_tensors_expected)
     try:
         acts = [
@@ -272,9 +366,9 @@ def load_model(path: str | os.PathLike[str]) -> tuple[Network, Preprocessing | N
         net.biases[l] = tensors[f"b{l + 1}"]
     p = d["preprocessing"]
     if p is None:
-        return net, None
+        return Model(net)
     preprocessing = Preprocessing(
-        p["features"],
+        _columns(p, d["format_version"]),
         tensors["x_mean"],
         tensors["x_scale"],
         p["task"],
@@ -282,18 +376,14 @@ def load_model(path: str | os.PathLike[str]) -> tuple[Network, Preprocessing | N
         p["classes"],
         tensors.get("y_mean"),
         tensors.get("y_scale"),
+        impute=p.get("impute"),
     )
     if not (
         np.all(preprocessing.x_scale > 0)
         and (preprocessing.y_scale is None or np.all(preprocessing.y_scale > 0))
     ):
         raise ModelFileError(path, "the preprocessing scales must be positive")
-    return net, preprocessing
-
-
-def load(path: str | os.PathLike[str]) -> Network:
-    """The network saved in ``path``; raises :class:`ModelFileError` for a bad file."""
-    return load_model(path)[0]
+    return Model(net, preprocessing)
 
 
 def _zeros(rng: np.random.Generator, fan_in: int, fan_out: int) -> np.ndarray:

@@ -14,19 +14,20 @@ imports this module stays NumPy-only until it checkpoints.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import math
 import os
 import secrets
 import zlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
 #: bounds that keep a hostile description from costing memory or time
-MAX_DESCRIPTION = 1 << 20  # characters of JSON
+MAX_DESCRIPTION = 1 << 25  # characters of JSON: a model of 10⁵ columns fits
 
 
 class WrongFileError(ValueError):
@@ -43,32 +44,47 @@ class ModelFileError(ValueError):
         self.problem = problem
 
 
-def atomic_write(path: str | os.PathLike[str], data: bytes) -> Path:
-    """Write ``data`` to ``path`` through a temporary file and a rename: ``path``
-    is always either the old file or the whole new one."""
+@contextlib.contextmanager
+def atomic_writer(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
+    """A binary file to write ``path`` through: a temporary file in the same
+    directory, renamed over ``path`` when the block ends without an error, so
+    that ``path`` is always either the old file or the whole new one. A failed
+    write (a full disk, say) raises ``OSError`` naming ``path`` and the reason,
+    and leaves no temporary file behind."""
     path = Path(path)
     if not path.parent.is_dir():
-        raise FileNotFoundError(f"{path.parent}: no such directory")
+        raise FileNotFoundError(errno.ENOENT, "no such directory", str(path.parent))
     # same directory: os.replace is then a rename on one file system
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    # 0o666 less the umask: the permissions any new file gets (mkstemp forces 0o600)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())  # the bytes are on disk before the name points at them
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+        # 0o666 less the umask: the permissions any new file gets (mkstemp: 0o600)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                yield f
+                f.flush()
+                os.fsync(f.fileno())  # the bytes are on disk before the name
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+    except OSError as e:
+        if e.filename == str(path):
+            raise
+        raise OSError(e.errno, f"cannot write it ({e.strerror})", str(path)) from None
     with contextlib.suppress(OSError):  # make the rename itself durable (POSIX)
         dir_fd = os.open(path.parent, os.O_RDONLY)
         try:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
-    return path
+
+
+def atomic_write(path: str | os.PathLike[str], data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically (see :func:`atomic_writer`)."""
+    with atomic_writer(path) as f:
+        f.write(data)
+    return Path(path)
 
 
 def write_file(

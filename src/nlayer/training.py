@@ -20,6 +20,7 @@ import numpy as np
 
 from . import checkpoints
 from .backend import namespace
+from .metrics import accuracy, multilabel_accuracy, r2
 from .network import Network, Workspace
 from .optimizers import Optimizer, clip_by_global_norm, get_optimizer, get_schedule
 
@@ -153,29 +154,6 @@ class History:
     def as_dict(self) -> dict[str, Any]:
         """Plain lists and numbers, ready for JSON."""
         return asdict(self)
-
-
-def accuracy(Y_hat: Array, Y: Array) -> float:
-    """Share of samples whose class is right: the argmax of each row when there
-    are several outputs (softmax), ŷ > ½ for a single output."""
-    if Y.shape[1] == 1:
-        return float(np.mean((Y_hat > 0.5) == (Y > 0.5)))
-    return float(np.mean(Y_hat.argmax(axis=1) == Y.argmax(axis=1)))
-
-
-def multilabel_accuracy(Y_hat: Array, Y: Array) -> float:
-    """Share of samples with every output right at the ½ threshold."""
-    return float(np.mean(np.all((Y_hat > 0.5) == (Y > 0.5), axis=1)))
-
-
-def r2(Y_hat: Array, Y: Array) -> float:
-    """Coefficient of determination, averaged over outputs (as scikit-learn)."""
-    ss_res = ((Y - Y_hat) ** 2).sum(axis=0)
-    ss_tot = ((Y - Y.mean(axis=0)) ** 2).sum(axis=0)
-    # a constant target column scores 1 if predicted exactly, else 0
-    safe = np.where(ss_tot > 0, ss_tot, 1)
-    per_output = np.where(ss_tot > 0, 1 - ss_res / safe, (ss_res == 0).astype(float))
-    return float(np.mean(per_output))
 
 
 def _metric(
