@@ -5,12 +5,14 @@ one-line error; and runs that never overwrite each other or lose their model."""
 import bz2
 import gzip
 import json
+import lzma
 import os
 import re
 import shlex
 import subprocess
 import sys
 import threading
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -66,6 +68,11 @@ def zoo(tmp_path_factory):
     files["gz"].write_bytes(gzip.compress(text))
     files["bz2"] = d / "messy.csv.bz2"
     files["bz2"].write_bytes(bz2.compress(text))
+    files["xz"] = d / "messy.csv.xz"
+    files["xz"].write_bytes(lzma.compress(text))
+    files["zip"] = d / "messy.zip"
+    with zipfile.ZipFile(files["zip"], "w") as z:
+        z.writestr("messy.csv", text)
     import pyarrow.csv as pcsv
     import pyarrow.parquet as pq
 
@@ -130,9 +137,29 @@ def test_missing_cells_are_refused_by_default_with_the_column_and_lines(zoo, tmp
     assert not (tmp_path / "runs").exists()  # refused before any run folder
 
 
-@pytest.mark.parametrize(
-    "kind", ["csv", "semicolon-bom-crlf", "tab", "gz", "bz2", "parquet"]
-)
+FORMATS = ["csv", "semicolon-bom-crlf", "tab", "gz", "bz2", "xz", "zip", "parquet"]
+
+
+@pytest.mark.parametrize("kind", FORMATS)
+def test_each_format_end_to_end(zoo, tmp_path, kind):
+    """train -> predict -> evaluate -> nlayer.load(...).predict, on every format."""
+    args = ["--target", "label", "--drop", "price", "--impute", "mean", *QUICK]
+    nlayer_cmd("train", zoo[kind], *args, "--out", "run", cwd=tmp_path)
+    model = tmp_path / "run" / "model.safetensors"
+    m = nlayer.load(model)
+    assert m.features == ["age", "colour", "smoker", "member"]
+    r = nlayer_cmd("predict", model, zoo[kind], cwd=tmp_path)
+    labels = [line.split(",")[0] for line in r.stdout.splitlines()[1:]]
+    assert labels == list(m.predict(zoo[kind]))
+    report = json.loads(
+        nlayer_cmd("evaluate", model, zoo[kind], "--json", cwd=tmp_path).stdout
+    )
+    truth = [row[6] for row in messy_rows()[1]]
+    assert report["accuracy"] == pytest.approx(np.mean(np.array(labels) == truth))
+    assert report["accuracy"] > 0.8
+
+
+@pytest.mark.parametrize("kind", FORMATS)
 def test_every_format_predicts_identically_to_python(zoo, trained, tmp_path, kind):
     model, _ = trained
     r = nlayer_cmd("predict", model, zoo[kind], "--out", "p.csv", cwd=tmp_path)

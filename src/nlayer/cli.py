@@ -547,11 +547,14 @@ def cli() -> None:
     """
 
 
-def _data_options(f: Callable[..., Any]) -> Callable[..., Any]:
+def _data_options(f: Callable[..., Any], metavar: str = "[DATA]") -> Callable[..., Any]:
     """DATA, --target or --dataset, and how to read DATA."""
     options = [
         click.argument(
-            "data", required=False, type=click.Path(dir_okay=False, path_type=Path)
+            "data",
+            required=False,
+            metavar=metavar,
+            type=click.Path(dir_okay=False, path_type=Path),
         ),
         click.option("--target", help="The column to predict (needed with DATA)."),
         click.option(
@@ -1461,7 +1464,7 @@ def _spec(a: dict[str, Any]) -> tuple[Network, Model | None, _Prepared | None]:
 
 
 def _model_or_data(f: Callable[..., Any]) -> Callable[..., Any]:
-    f = _network_options(_column_options(_data_options(f)))
+    f = _network_options(_column_options(_data_options(f, "[MODEL | DATA]")))
     return click.option(
         "--dtype",
         type=click.Choice(["float64", "float32"]),
