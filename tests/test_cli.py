@@ -353,7 +353,7 @@ def test_checkpoints_and_resume_from_the_command_line(tmp_path):
         "part",
         cwd=tmp_path,
     )
-    assert sorted(p.name for p in (tmp_path / "ck").iterdir()) == [
+    assert sorted(p.name for p in (tmp_path / "ck").glob("checkpoint-*")) == [
         "checkpoint-000015.safetensors",
         "checkpoint-000020.safetensors",
         "checkpoint-000025.safetensors",

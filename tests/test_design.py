@@ -13,7 +13,7 @@ SRC = Path(nlayer.__file__).parent
 ALLOWED = {
     "backend": set(),
     "registry": set(),
-    "safefile": set(),  # imports safetensors, lazily, when it reads or writes
+    "safefile": {"backend"},  # imports safetensors, lazily, when it writes
     "initializers": {"registry"},
     "activations": {"backend", "registry"},
     "losses": {"backend", "registry"},
@@ -26,12 +26,19 @@ ALLOWED = {
         "training",
     },  # training: only inside Network.fit, a lazy import
     "metrics": set(),
-    "training": {"backend", "checkpoints", "metrics", "network", "optimizers"},
+    "training": {
+        "backend",
+        "checkpoints",
+        "metrics",
+        "network",
+        "optimizers",
+        "safefile",
+    },
     "checkpoints": {"__version__", "network", "optimizers", "safefile"},
     "gradcheck": {"network"},
     # the outer ring's data path: tables, then their preprocessing, then models
     "tables": set(),  # imports pyarrow, lazily, when it reads a file
-    "data": {"tables"},
+    "data": {"backend", "tables"},
     "model": {"data", "network", "tables"},
 }
 #: optional libraries a module may import inside a function, never at the top

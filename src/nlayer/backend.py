@@ -33,15 +33,46 @@ def as_dtype(dtype: Any) -> np.dtype:
     return dt
 
 
+def _from_frame(A: Any, name: str) -> Any:
+    """A pandas DataFrame or Series as NumPy, column by column: nullable
+    columns (Int64, Float64, boolean) without a missing value become their
+    NumPy dtype; a missing value (pd.NA) is an error naming the column."""
+    frame = A.to_frame() if hasattr(A, "to_frame") and not hasattr(A, "columns") else A
+    columns = []
+    for label, column in frame.items():
+        dtype = column.dtype
+        if hasattr(dtype, "numpy_dtype"):  # a pandas extension dtype
+            if column.isna().any():
+                rows = int(column.isna().sum())
+                raise ValueError(
+                    f"{name}: column {label!r} holds {rows} missing value(s) (pd.NA); "
+                    "fill or drop them first"
+                )
+            columns.append(column.to_numpy(dtype=dtype.numpy_dtype))
+        else:
+            columns.append(column.to_numpy())
+    return np.column_stack(columns) if columns else np.empty((len(frame), 0))
+
+
 def as_matrix(A: Any, name: str, dtype: np.dtype) -> np.ndarray:
     """``A`` as a finite 2-D array of ``dtype``, or a ValueError saying what is wrong.
 
     Integer and boolean data are converted to ``dtype`` (exact for the values
     data sets hold). Floating data of the other precision is refused rather
-    than silently up- or down-cast: float32 work stays float32.
+    than silently up- or down-cast: float32 work stays float32. A pandas
+    DataFrame is read column by column (nullable dtypes included); a masked
+    array is refused, since its mask would be ignored.
     """
     if A is None:
         raise ValueError(f"{name} is missing (got None)")
+    if isinstance(A, np.ma.MaskedArray):
+        raise ValueError(
+            f"{name} is a masked array, whose mask nlayer would ignore; pass "
+            f"{name}.filled(...) with the values the masked cells should hold, or "
+            "drop those rows"
+        )
+    if type(A).__module__.split(".")[0] == "pandas" and hasattr(A, "to_numpy"):
+        A = _from_frame(A, name)
     xp = namespace(A)
     A = xp.asarray(A)
     if A.dtype.kind not in "biuf":
@@ -78,3 +109,47 @@ def as_matrix(A: Any, name: str, dtype: np.dtype) -> np.ndarray:
             "remove or impute non-finite values before training"
         )
     return A
+
+
+def available_memory() -> int | None:
+    """Bytes of memory this process could still use (Linux: MemAvailable, within
+    a cgroup's limit when there is one); None where it cannot be told."""
+    found = []
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    found.append(int(line.split()[1]) * 1024)
+    except (OSError, ValueError):
+        pass
+    for path in (
+        "/sys/fs/cgroup/memory.max",
+        "/sys/fs/cgroup/memory/memory.limit_in_bytes",
+    ):
+        try:
+            with open(path) as f:
+                text = f.read().strip()
+            if text.isdigit():
+                found.append(int(text))
+        except OSError:
+            continue
+    return min(found) if found else None
+
+
+def check_memory(needed: float, what: str) -> None:
+    """A MemoryError naming ``what``, the bytes it needs and the machine's limit,
+    before anything is allocated, when ``needed`` exceeds the memory available."""
+    available = available_memory()
+    if available is not None and needed > available:
+        raise MemoryError(
+            f"{what} needs {_size(needed)}, but this machine has {_size(available)} "
+            "of memory available"
+        )
+
+
+def _size(n: float) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
+        if n < 1024 or unit == "TiB":
+            return f"{n:,.0f} {unit}" if unit == "bytes" else f"{n:,.1f} {unit}"
+        n /= 1024
+    raise AssertionError("unreachable")

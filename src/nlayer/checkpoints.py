@@ -26,7 +26,7 @@ import numpy as np
 
 from . import __version__
 from .network import Network
-from .optimizers import Optimizer
+from .optimizers import OPTIMIZERS, Optimizer
 from .safefile import (
     ModelFileError,
     WrongFileError,
@@ -140,56 +140,140 @@ def checkpoints(directory: Path) -> list[Path]:
     return [p for _, p in sorted(found, reverse=True)]
 
 
+#: the largest step count a checkpoint may hold: float-exact, and far beyond
+#: any run (Adam's 1 − β^t needs a float t)
+MAX_STEPS = 2**53
+DESCRIPTION_KEYS = {
+    "format",
+    "format_version",
+    "nlayer_version",
+    "network",
+    "epoch",
+    "optimizer",
+    "rng",
+    "rng_start",
+    "history",
+    "early_stopping",
+    "data",
+    "has_best_params",
+}
+
+
+def _integer(value: Any, lo: int, hi: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and lo <= value <= hi
+
+
+def _spec_difference(found: dict, net: Network) -> str:
+    """What differs between the network a checkpoint was written for and ``net``."""
+    spec = net.spec()
+    labels = {
+        "layer_sizes": "layer sizes",
+        "activations": "activations",
+        "loss": "loss",
+        "dtype": "dtype",
+    }
+    changed = [
+        f"{label} {found.get(key)!r} there, {spec[key]!r} here"
+        for key, label in labels.items()
+        if found.get(key) != spec[key]
+    ]
+    return "; ".join(changed) or "another network"
+
+
 def _expected(net: Network, path: Path) -> Any:
     n = net.n_params
     dt = _DTYPES[net.dtype.name]
 
     def expected(d: dict) -> dict[str, tuple[str, tuple[int, ...]]]:
-        network = d.get("network")
-        if isinstance(network, dict) and network != net.spec():
-            raise WrongFileError(
-                f"{path} was written for the network "
-                f"{network.get('layer_sizes')}, not this one; use another "
-                "checkpoint_dir"
-            )
         if d.get("format") != FORMAT:
             raise ValueError(f"not an nlayer checkpoint (format {d.get('format')!r})")
         if d.get("format_version") != FORMAT_VERSION:
             raise ValueError(f"unknown checkpoint version {d.get('format_version')!r}")
-        epoch, opt = d.get("epoch"), d.get("optimizer")
-        if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
-            raise ValueError("the epoch count is not a non-negative integer")
-        if not (
-            isinstance(opt, dict)
-            and isinstance(opt.get("state"), list)
-            and all(isinstance(k, str) for k in opt["state"])
-        ):
-            raise ValueError("the optimizer entry is malformed")
-        es = d.get("early_stopping")
-        if not (
-            isinstance(es, dict)
-            and isinstance(es.get("waited"), int)
-            and (es.get("best") is None or finite_number(es["best"]))
-        ):
-            raise ValueError("the early-stopping entry is malformed")
-        for key in ("rng", "rng_start", "history", "data", "network"):
-            if not isinstance(d.get(key), dict):
-                raise ValueError(f"the {key} entry is missing or malformed")
+        missing = sorted(DESCRIPTION_KEYS - set(d))
+        if missing:
+            raise ValueError(f"the description lacks {', '.join(missing)}")
+        network = d["network"]
+        if not isinstance(network, dict):
+            raise ValueError("the field 'network' is not an object")
+        if network != net.spec():
+            raise WrongFileError(
+                f"{path} was written for the network of another run "
+                f"({_spec_difference(network, net)}); resume with the same "
+                "network, or use another checkpoint_dir"
+            )
+        epoch = d["epoch"]
+        if not _integer(epoch, 1, 10**9):
+            raise ValueError(
+                f"the field 'epoch' must be a whole number ≥ 1, got {epoch!r}"
+            )
+        state = _check_optimizer(d["optimizer"], epoch)
+        _check_early_stopping(d["early_stopping"], epoch)
+        for key in ("rng", "rng_start", "history", "data"):
+            if not isinstance(d[key], dict):
+                raise ValueError(f"the field {key!r} is not an object")
         for key in ("rng", "rng_start"):  # a state numpy accepts, tried on a spare
             try:
                 type(net.rng.bit_generator)().state = d[key]
             except Exception:
-                raise ValueError(f"the {key} entry is not a generator state") from None
-        _check_history(d["history"], epoch)
-        if isinstance(opt.get("t"), bool) or not isinstance(opt.get("t"), int):
-            raise ValueError("the optimizer's step count is not an integer")
+                raise ValueError(
+                    f"the field {key!r} is not a generator state"
+                ) from None
+        _check_history(d["history"], epoch, net.n_layers)
+        if not isinstance(d["has_best_params"], bool):
+            raise ValueError("the field 'has_best_params' must be true or false")
         wanted: dict[str, tuple[str, tuple[int, ...]]] = {"params": (dt, (n,))}
-        wanted.update({f"optimizer.{k}": (dt, (n,)) for k in opt["state"]})
-        if d.get("has_best_params") is True:  # early stopping had a best epoch
+        wanted.update({f"optimizer.{k}": (dt, (n,)) for k in state})
+        if d["has_best_params"]:  # early stopping had a best epoch
             wanted["best_params"] = (dt, (n,))
         return wanted
 
     return expected
+
+
+def _check_optimizer(opt: Any, epoch: int) -> list[str]:
+    """The optimiser entry checked field by field; the state arrays it names."""
+    if not (isinstance(opt, dict) and set(opt) == {"name", "settings", "t", "state"}):
+        raise ValueError("the field 'optimizer' must hold name, settings, t and state")
+    name, settings, t, state = opt["name"], opt["settings"], opt["t"], opt["state"]
+    if not isinstance(name, str) or name not in OPTIMIZERS:
+        raise ValueError(f"the field 'optimizer.name' names no optimiser: {name!r:.40}")
+    cls = OPTIMIZERS[name]
+    known = {f.name for f in fields(cls)} - {"t", "state", "_scratch"}
+    if not (isinstance(settings, dict) and set(settings) == known):
+        raise ValueError(
+            f"the field 'optimizer.settings' must hold {', '.join(sorted(known))}"
+        )
+    for key, value in settings.items():
+        if not (isinstance(value, bool) or finite_number(value)):
+            raise ValueError(f"the field 'optimizer.settings.{key}' is not a number")
+    # every epoch takes at least one step, and t counts the steps
+    if not _integer(t, epoch, MAX_STEPS):
+        raise ValueError(
+            f"the field 'optimizer.t' (the step count) must be a whole number in "
+            f"[{epoch}, 2**53] after {epoch} epochs, got {t!r:.40}"
+        )
+    if not (
+        isinstance(state, list)
+        and all(isinstance(k, str) and k in cls.state_keys for k in state)
+        and len(set(state)) == len(state)
+    ):
+        raise ValueError(
+            f"the field 'optimizer.state' must name {name}'s state arrays "
+            f"({', '.join(cls.state_keys) or 'none'}), got {state!r:.80}"
+        )
+    return state
+
+
+def _check_early_stopping(es: Any, epoch: int) -> None:
+    if not (isinstance(es, dict) and set(es) == {"best", "waited"}):
+        raise ValueError("the field 'early_stopping' must hold best and waited")
+    if not _integer(es["waited"], 0, epoch):
+        raise ValueError(
+            f"the field 'early_stopping.waited' must be a whole number in "
+            f"[0, {epoch}], got {es['waited']!r:.40}"
+        )
+    if es["best"] is not None and not finite_number(es["best"]):
+        raise ValueError("the field 'early_stopping.best' must be a finite number")
 
 
 HISTORY_FIELDS = {
@@ -208,28 +292,40 @@ def _numbers(v: Any) -> bool:
     return isinstance(v, list) and all(finite_number(x) for x in v)
 
 
-def _check_history(h: dict, epochs: int) -> None:
-    ok = (
-        set(h) == HISTORY_FIELDS
-        and _numbers(h["loss"])
-        and len(h["loss"]) == epochs
-        and _numbers(h["val_loss"])
-        and _numbers(h["val_metric"])
-        and _numbers(h["lr"])
-        and isinstance(h["grad_norms"], list)
-        and all(_numbers(g) for g in h["grad_norms"])
-        and (h["metric"] is None or isinstance(h["metric"], str))
-        and (
-            h["best_epoch"] is None
-            or (
-                isinstance(h["best_epoch"], int)
-                and not isinstance(h["best_epoch"], bool)
-            )
+def _check_history(h: dict, epochs: int, n_layers: int) -> None:
+    """The history a checkpoint carries: one entry per completed epoch."""
+    if not (isinstance(h, dict) and set(h) == HISTORY_FIELDS):
+        raise ValueError(
+            f"the field 'history' must hold {', '.join(sorted(HISTORY_FIELDS))}"
         )
-        and isinstance(h["stopped_early"], bool)
-    )
-    if not ok:
-        raise ValueError("the history entry is malformed")
+    per_epoch = {"loss": True, "lr": True, "val_loss": False, "val_metric": False}
+    for key, required in per_epoch.items():
+        values = h[key]
+        if not (
+            _numbers(values) and len(values) in ((epochs,) if required else (0, epochs))
+        ):
+            raise ValueError(
+                f"the field 'history.{key}' must hold {epochs} finite numbers"
+                + ("" if required else " (or none)")
+            )
+    grads = h["grad_norms"]
+    if not (
+        isinstance(grads, list)
+        and len(grads) == epochs
+        and all(_numbers(g) and len(g) == n_layers for g in grads)
+    ):
+        raise ValueError(
+            f"the field 'history.grad_norms' must hold {epochs} lists of "
+            f"{n_layers} finite numbers"
+        )
+    if not (h["metric"] is None or isinstance(h["metric"], str)):
+        raise ValueError("the field 'history.metric' must be a name or null")
+    if not (h["best_epoch"] is None or _integer(h["best_epoch"], 0, epochs - 1)):
+        raise ValueError(
+            f"the field 'history.best_epoch' must be an epoch in [0, {epochs - 1}]"
+        )
+    if not isinstance(h["stopped_early"], bool):
+        raise ValueError("the field 'history.stopped_early' must be true or false")
 
 
 def load_checkpoint(path: Path, net: Network) -> Checkpoint:

@@ -16,10 +16,12 @@ import json
 import math
 import os
 import platform
+import re
 import sys
 import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, cast
 
@@ -36,7 +38,7 @@ from rich.progress import (
 from rich.table import Table as RichTable
 
 from . import __version__
-from .activations import ACTIVATIONS
+from .activations import ACTIVATIONS, Activation, get_activation
 from .data import (
     DATASETS,
     IMPUTE,
@@ -55,12 +57,12 @@ from .data import (
 )
 from .gradcheck import gradcheck_layers
 from .io import load, save
-from .losses import LOSSES
+from .losses import LOSSES, Loss, get_loss
 from .metrics import classification_report, regression_report
 from .model import BLOCK, Model
-from .network import Network
+from .network import Network, check_structure, template
 from .optimizers import OPTIMIZERS, SCHEDULES
-from .safefile import atomic_write, atomic_writer
+from .safefile import atomic_write, atomic_writer, locked
 from .tables import (
     CsvOptions,
     Table,
@@ -106,6 +108,10 @@ PRESETS: dict[str, dict[str, Any]] = {
     },
 }
 GRADCHECK_TOLERANCE = 1e-6
+#: gradcheck checks every parameter of networks up to this size, and a random
+#: sample of GRADCHECK_ENTRIES per array of larger ones
+GRADCHECK_ALL = 20_000
+GRADCHECK_ENTRIES = 64
 #: the best model so far is written at most this often (seconds) during training
 SAVE_EVERY = 2.0
 RUN_FILES = ("model.safetensors", "run.json", "history.json", "history.csv")
@@ -116,17 +122,67 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 # -- option parsing ------------------------------------------------------------
 
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+_DECIMAL = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
+
+
+class Number(click.ParamType):
+    """A number as a user types one: ASCII digits only. Python's int() and
+    float() also take "1_000", full-width "１" and Arabic-Indic "١", which
+    nobody means on a command line; the range is checked too."""
+
+    def __init__(
+        self,
+        integer: bool = False,
+        lo: float | None = None,
+        hi: float | None = None,
+        lo_open: bool = False,
+        hi_open: bool = False,
+    ) -> None:
+        self.integer, self.lo, self.hi = integer, lo, hi
+        self.lo_open, self.hi_open = lo_open, hi_open
+        self.name = "integer" if integer else "number"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> Any:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            number: float = value
+        else:
+            text = str(value).strip()
+            if not (_INTEGER if self.integer else _DECIMAL).fullmatch(text):
+                self.fail(
+                    f"{value!r} is not {'an integer' if self.integer else 'a number'}",
+                    param,
+                    ctx,
+                )
+            number = int(text) if self.integer else float(text)
+        low = self.lo is not None and (
+            number <= self.lo if self.lo_open else number < self.lo
+        )
+        high = self.hi is not None and (
+            number >= self.hi if self.hi_open else number > self.hi
+        )
+        if low or high or not math.isfinite(number):
+            self.fail(f"{value!r} is not in {self._range()}", param, ctx)
+        return number
+
+    def _range(self) -> str:
+        left = "(" if self.lo_open or self.lo is None else "["
+        right = ")" if self.hi_open or self.hi is None else "]"
+        lo = "-∞" if self.lo is None else f"{self.lo:g}"
+        hi = "∞" if self.hi is None else f"{self.hi:g}"
+        return f"{left}{lo}, {hi}{right}"
+
 
 def _int_list(value: str | None, option: str) -> list[int] | None:
     if value is None:
         return None
-    try:
-        sizes = [int(v) for v in value.split(",") if v.strip()]
-    except ValueError:
+    parts = [v.strip() for v in value.split(",") if v.strip()]
+    if not parts or not all(_INTEGER.fullmatch(v) for v in parts):
         raise click.BadParameter(
             f"expected integers separated by commas, got {value!r}", param_hint=option
-        ) from None
-    if not sizes or any(n < 1 for n in sizes):
+        )
+    sizes = [int(v) for v in parts]
+    if any(n < 1 for n in sizes):
         raise click.BadParameter(
             f"expected positive integers, got {value!r}", param_hint=option
         )
@@ -351,7 +407,11 @@ def _out_dir(out_dir: Path | None, name: str, overwrite: bool, resume: bool) -> 
         return _new_run_dir(name)
     if out_dir.exists() and not out_dir.is_dir():
         raise DataError(f"--out {out_dir}: a file of that name exists")
-    held = sorted(p.name for p in out_dir.iterdir()) if out_dir.exists() else []
+    held = (
+        sorted(p.name for p in out_dir.iterdir() if not p.name.startswith("."))
+        if out_dir.exists()
+        else []
+    )
     if held and not (overwrite or resume):
         raise DataError(
             f"--out {out_dir} already holds {quoted(held, 4)}; give --overwrite to "
@@ -625,7 +685,7 @@ def _column_options(f: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option(
             "--max-categories",
-            type=click.IntRange(min=2),
+            type=Number(integer=True, lo=2),
             default=MAX_CATEGORIES,
             show_default=True,
             help="Text columns with more distinct values are refused.",
@@ -642,11 +702,13 @@ def _training_options(f: Callable[..., Any]) -> Callable[..., Any]:
             "--optimizer", type=click.Choice(list(OPTIMIZERS)), help="[default: adam]"
         ),
         click.option(
-            "--lr", type=float, help="Learning rate [default: the optimizer's]."
+            "--lr",
+            type=Number(lo=0, lo_open=True),
+            help="Learning rate [default: the optimizer's].",
         ),
         click.option(
             "--epochs",
-            type=click.IntRange(min=1),
+            type=Number(integer=True, lo=1),
             help="The most epochs to train.  [default: 200]",
         ),
         click.option(
@@ -654,13 +716,13 @@ def _training_options(f: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option(
             "--val-split",
-            type=float,
+            type=Number(lo=0, hi=1, hi_open=True),
             help="Fraction of the training rows scored after every epoch. "
             "[default: 0.1]",
         ),
         click.option(
             "--test-split",
-            type=float,
+            type=Number(lo=0, hi=1, hi_open=True),
             help="Fraction of the rows held out and scored at the end. [default: 0.2]",
         ),
         click.option(
@@ -672,7 +734,7 @@ def _training_options(f: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option(
             "--patience",
-            type=click.IntRange(min=1),
+            type=Number(integer=True, lo=1),
             default=10,
             show_default=True,
             help="Epochs without improvement before early stopping.",
@@ -685,12 +747,12 @@ def _training_options(f: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option(
             "--weight-decay",
-            type=click.FloatRange(min=0),
+            type=Number(lo=0),
             help="L2 on the weights (AdamW: decoupled).",
         ),
         click.option(
             "--momentum",
-            type=click.FloatRange(0, 1, max_open=True),
+            type=Number(lo=0, hi=1, hi_open=True),
             help="SGD's momentum.",
         ),
         click.option(
@@ -700,7 +762,7 @@ def _training_options(f: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option(
             "--clip-norm",
-            type=click.FloatRange(min=0, min_open=True),
+            type=Number(lo=0, lo_open=True),
             help="Clip each step's gradient to this global L2 norm.",
         ),
         click.option(
@@ -710,7 +772,7 @@ def _training_options(f: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option(
             "--seed",
-            type=int,
+            type=Number(integer=True, lo=0),
             default=0,
             show_default=True,
             help="Seed for the weights, the splits and the shuffling.",
@@ -746,7 +808,7 @@ def _training_options(f: Callable[..., Any]) -> Callable[..., Any]:
 )
 @click.option(
     "--checkpoint-every",
-    type=click.IntRange(min=1),
+    type=Number(integer=True, lo=1),
     default=1,
     show_default=True,
     help="Epochs between checkpoints.",
@@ -835,7 +897,7 @@ def _build(
     pre = prep.pre
     n_classes = len(pre.classes or [])
     out_act, loss_name, n_out = _output(prep.task, a["loss"], n_classes)
-    X = pre.transform(prep.train_table).astype(a["dtype"])
+    X = pre.inputs_for(prep.train_table, a["dtype"])
     Y = pre.encode(prep.train_table, n_out).astype(a["dtype"])
     hidden = opts["layers"]
     acts = [*_hidden_activations(opts["activations"], len(hidden)), out_act]
@@ -912,28 +974,43 @@ def _train(ds: Dataset, opts: dict[str, Any], a: dict[str, Any]) -> None:
     net, X, Y = _build(prep, opts, a)
     w = _sample_weights(prep, a["class_weight"])
     X, Y, w, fit_options = _fit_options(prep, X, Y, w, opts, a)
-    pre, quiet = prep.pre, a["quiet"]
-    loss_name = net.loss_function.name
-    units = _units(prep, loss_name)
-    if not quiet:
-        _describe_data(ds, prep, net)
+    if not a["quiet"]:
+        _describe_data(ds, prep, net, opts["batch_size"] or len(X))
     out_dir = _out_dir(a["out_dir"], ds.name, a["overwrite"], a["resume"])
-    record: dict[str, Any] = {
-        "status": "running",
-        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "command": ["nlayer", *sys.argv[1:]],
-        "versions": _versions(),
-        "data": _fingerprint(a["data"], ds),
-        "task": prep.task,
-        "task_reason": prep.why,
-        "rows_without_target": prep.dropped_rows,
-        "columns": {c.name: c.describe() for c in pre.columns},
-        "notes": pre.notes,
-        "network": net.spec(),
-        "options": {k: v for k, v in opts.items()},
-        "seed": a["seed"],
-    }
-    _write_json(out_dir / "run.json", record)
+    with locked(out_dir, "--out"):  # one run writes a folder at a time
+        record: dict[str, Any] = {
+            "status": "running",
+            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "command": ["nlayer", *sys.argv[1:]],
+            "versions": _versions(),
+            "data": _fingerprint(a["data"], ds),
+            "task": prep.task,
+            "task_reason": prep.why,
+            "rows_without_target": prep.dropped_rows,
+            "columns": {c.name: c.describe() for c in prep.pre.columns},
+            "notes": prep.pre.notes,
+            "network": net.spec(),
+            "options": dict(opts),
+            "seed": a["seed"],
+        }
+        _write_json(out_dir / "run.json", record)
+        _run(prep, net, (X, Y, w), fit_options, opts, a, record, out_dir)
+
+
+def _run(
+    prep: _Prepared,
+    net: Network,
+    data: tuple[np.ndarray, np.ndarray, np.ndarray | None],
+    fit_options: dict[str, Any],
+    opts: dict[str, Any],
+    a: dict[str, Any],
+    record: dict[str, Any],
+    out_dir: Path,
+) -> None:
+    """Train, keeping the best model on disk, then write the run's files."""
+    X, Y, w = data
+    pre, quiet = prep.pre, a["quiet"]
+    units = _units(prep, net.loss_function.name)
     metric = "accuracy" if prep.task == "classification" else "r2"
 
     def describe(logs: dict[str, Any]) -> str:
@@ -977,7 +1054,7 @@ def _train(ds: Dataset, opts: dict[str, Any], a: dict[str, Any]) -> None:
     out.print(f"wrote {out_dir}: {', '.join(p.name for p in written)}")
 
 
-def _describe_data(ds: Dataset, prep: _Prepared, net: Network) -> None:
+def _describe_data(ds: Dataset, prep: _Prepared, net: Network, m: int) -> None:
     pre = prep.pre
     n_cols = len(pre.columns)
     outputs = f"{len(pre.classes)} classes" if pre.classes else "regression"
@@ -993,7 +1070,7 @@ def _describe_data(ds: Dataset, prep: _Prepared, net: Network) -> None:
         )
     for note in pre.notes:
         out.print(f"  {note}", markup=False)
-    out.print(net.summary(batch_size=32))
+    out.print(net.summary(batch_size=m))
     out.print()
 
 
@@ -1432,23 +1509,42 @@ def _print_report(report: dict[str, Any], pre: Preprocessing, title: str) -> Non
 # -- summary, gradcheck, data -------------------------------------------------------
 
 
-def _spec(a: dict[str, Any]) -> tuple[Network, Model | None, _Prepared | None]:
+@dataclass
+class _Spec:
+    """A network described, not built: what summary prints and gradcheck builds."""
+
+    sizes: list[int]
+    activations: list[Activation]
+    loss: Loss
+    dtype: str
+    model: Model | None = None
+    prep: _Prepared | None = None
+
+    def network(self) -> Network:
+        if self.model is not None:
+            return self.model.network
+        return Network(
+            self.sizes, self.activations, self.loss, seed=0, dtype=self.dtype
+        )
+
+
+def _spec(a: dict[str, Any]) -> _Spec:
     """The network of a MODEL, or the one train would build for the data and
-    options (its inputs and outputs from the data)."""
+    options (its inputs and outputs from the data), without building it."""
     if a["model"] is not None:
         if a["dataset"] is not None or a["layers"] or a["activations"]:
             raise click.UsageError(
                 "give MODEL, or data with --layers/--activations, not both"
             )
         m = load(a["model"])
-        return m.network, m, None
+        net = m.network
+        sizes, acts = list(net.layer_sizes), list(net.activations)
+        return _Spec(sizes, acts, net.loss_function, net.dtype.name, model=m)
     options = _csv_options(a["sep"], a["encoding"], a["decimal"], a["na"])
     ds = _dataset(a["data"], a["dataset"], a["target"], options)
     preset = {**DEFAULTS, **PRESETS.get(ds.name, {})}
-    opts = {
-        "layers": _int_list(a["layers"], "--layers") or preset["layers"],
-        "activations": _name_list(a["activations"]) or preset["activations"],
-    }
+    hidden = _int_list(a["layers"], "--layers") or preset["layers"]
+    names = _name_list(a["activations"]) or preset["activations"]
     b = dict(
         a,
         drop=_name_list(a["drop"]) or [],
@@ -1459,8 +1555,20 @@ def _spec(a: dict[str, Any]) -> tuple[Network, Model | None, _Prepared | None]:
         seed=0,
     )
     prep = _Prepared(ds, b, 0)
-    net, _, _ = _build(prep, opts, b)
-    return net, None, prep
+    out_act, loss_name, n_out = _output(
+        prep.task, a["loss"], len(prep.pre.classes or [])
+    )
+    try:
+        acts = [
+            get_activation(n)
+            for n in [*_hidden_activations(names, len(hidden)), out_act]
+        ]
+        loss = get_loss(loss_name)
+        sizes = [len(prep.pre.inputs), *hidden, n_out]
+        check_structure(sizes, acts, loss)
+    except (ValueError, TypeError) as e:
+        raise ValueError(f"--activations: {e}") from None
+    return _Spec(sizes, acts, loss, a["dtype"], prep=prep)
 
 
 def _model_or_data(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -1477,7 +1585,7 @@ def _model_or_data(f: Callable[..., Any]) -> Callable[..., Any]:
 @_model_or_data
 @click.option(
     "--batch-size",
-    type=click.IntRange(min=1),
+    type=Number(integer=True, lo=1),
     default=32,
     show_default=True,
     help="The batch size m in the shapes.",
@@ -1501,8 +1609,11 @@ def summary(**a: Any) -> None:
       nlayer summary runs/iris/model.safetensors
     """
     _route(a)
-    net, model, prep = _spec(a)
-    out.print(net.summary(a["batch_size"]))
+    spec = _spec(a)
+    out.print(
+        template(spec.sizes, spec.activations, spec.loss, spec.dtype, a["batch_size"])
+    )
+    model, prep = spec.model, spec.prep
     pre = model.preprocessing if model is not None else (prep.pre if prep else None)
     if pre is None:
         return
@@ -1530,13 +1641,20 @@ def _route(a: dict[str, Any]) -> None:
 @_model_or_data
 @click.option(
     "--samples",
-    type=click.IntRange(min=1),
+    type=Number(integer=True, lo=1),
     default=8,
     show_default=True,
     help="Samples to check on.",
 )
-@click.option("--seed", type=int, default=0, show_default=True)
-def gradcheck(samples: int, **a: Any) -> None:
+@click.option(
+    "--entries",
+    type=Number(integer=True, lo=1),
+    help="Check this many entries of each W and b, drawn at random.  "
+    f"[default: all, or {GRADCHECK_ENTRIES} for networks of more than "
+    f"{GRADCHECK_ALL:,} parameters]",
+)
+@click.option("--seed", type=Number(integer=True, lo=0), default=0, show_default=True)
+def gradcheck(samples: int, entries: int | None, **a: Any) -> None:
     """Check the gradients of a MODEL file (or of the network train would
     build for DATA --target COLUMN, or --dataset) against finite differences.
 
@@ -1553,12 +1671,13 @@ def gradcheck(samples: int, **a: Any) -> None:
       nlayer gradcheck runs/iris/model.safetensors
     """
     _route(a)
-    net, _, prep = _spec(a)
-    net = net.copy("float64")
+    spec = _spec(a)
+    net, prep = spec.network().copy("float64"), spec.prep
     rng = np.random.default_rng(a["seed"])
     if prep is not None:
-        X = prep.pre.transform(prep.train_table)[:samples]
-        Y = prep.pre.encode(prep.train_table, net.layer_sizes[-1])[:samples]
+        rows = prep.train_table.take(np.arange(min(samples, prep.train_table.n_rows)))
+        X = prep.pre.transform(rows)
+        Y = prep.pre.encode(rows, net.layer_sizes[-1])
         where = f"{len(X)} rows of the data"
     else:
         X = rng.standard_normal((samples, net.layer_sizes[0]))
@@ -1571,13 +1690,24 @@ def gradcheck(samples: int, **a: Any) -> None:
         else:
             Y = rng.standard_normal((samples, n_out))
         where = f"{samples} random samples"
-    report = gradcheck_layers(net, X, Y)
+    if entries is None and net.n_params > GRADCHECK_ALL:
+        entries = GRADCHECK_ENTRIES  # two forward passes an entry: sample them
+    report = gradcheck_layers(net, X, Y, samples=entries, seed=a["seed"])
     table = RichTable(title=f"finite-difference check, {where}, float64")
-    for column in ("layer", "W error", "b error"):
+    for column in ("layer", "W error", "b error", "entries checked"):
         table.add_column(column, justify="right")
     for r in report:
-        table.add_row(str(r["layer"]), f"{r['W']:.2e}", f"{r['b']:.2e}")
+        checked = (
+            f"W {r['W_checked']:,} of {r['W_size']:,}, "
+            f"b {r['b_checked']:,} of {r['b_size']:,}"
+        )
+        table.add_row(str(r["layer"]), f"{r['W']:.2e}", f"{r['b']:.2e}", checked)
     out.print(table)
+    if entries is not None:
+        out.print(
+            f"checked at most {entries} entries of each W and b, drawn at random "
+            "(--entries)"
+        )
     worst = max(max(r["W"], r["b"]) for r in report)
     if not math.isfinite(worst) or worst > GRADCHECK_TOLERANCE:
         err.print(f"FAILED: max relative error {worst:.2e} > {GRADCHECK_TOLERANCE:g}")

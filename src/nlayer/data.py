@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from .backend import check_memory
 from .tables import (
     Column,
     DataError,
@@ -583,6 +584,31 @@ class Preprocessing:
         X /= self.x_scale
         return X
 
+    def inputs_for(
+        self,
+        data: Any,
+        dtype: Any,
+        unseen: dict[str, set[str]] | None = None,
+    ) -> np.ndarray:
+        """:meth:`transform` in the network's ``dtype``: a value that the dtype
+        cannot hold (1e200 in float32) is an error naming the column and rows,
+        never an infinity handed to the network."""
+        table = as_table(data, self.features)
+        X = self.transform(table, unseen)
+        with np.errstate(over="ignore"):
+            cast = X.astype(dtype, copy=False)
+        bad = ~np.isfinite(cast)
+        if bad.any():
+            rows, cols = np.nonzero(bad)
+            r, j = rows[0], cols[0]
+            value = X[r, j] * self.x_scale[j] + self.x_mean[j]
+            raise DataError(
+                f"{table.source}, {table.where(rows[:1])}, column "
+                f"{self.inputs[j]!r}: {value:g} is too large for the model's "
+                f"{np.dtype(dtype).name} inputs"
+            )
+        return cast
+
     def _encode(
         self, table: Table, unseen: dict[str, set[str]] | None = None
     ) -> np.ndarray:
@@ -594,6 +620,10 @@ class Preprocessing:
                 f"{'s' if len(missing) > 1 else ''} {quoted(missing)}, which "
                 f"{'are' if len(missing) > 1 else 'is'} not there"
             )
+        check_memory(
+            table.n_rows * len(self.x_mean) * 8,
+            f"the inputs ({table.n_rows:,} rows × {len(self.x_mean):,} inputs)",
+        )
         X = np.zeros((table.n_rows, len(self.x_mean)))
         report = {} if unseen is None else unseen
         j = 0
@@ -645,6 +675,11 @@ class Preprocessing:
         codes = class_codes(col, self.classes, table)
         if n_outputs == 1:  # one sigmoid output: the probability of classes[1]
             return (codes == 1).astype(np.float64).reshape(-1, 1)
+        check_memory(
+            len(codes) * len(self.classes) * 8,
+            f"the one-hot targets ({len(codes):,} rows × "
+            f"{len(self.classes):,} classes)",
+        )
         Y = np.zeros((len(codes), len(self.classes)))
         Y[np.arange(len(codes)), codes] = 1.0
         return Y

@@ -34,7 +34,7 @@ from .io import save as save_model
 from .losses import Loss
 from .network import Network
 from .optimizers import OPTIMIZERS, Optimizer, get_optimizer
-from .training import StopTraining, fit
+from .training import StopTraining, TrainingInterrupted, fit
 
 DTYPES = ("float64", "float32")
 #: batch_size="auto": min(AUTO_BATCH, n_samples); smaller than scikit-learn's 200,
@@ -259,6 +259,7 @@ class _NLayerBase(BaseEstimator):
         elif not incremental:
             plateau = _Plateau(self.tol, self.n_iter_no_change)
             options["callbacks"] = [plateau]
+        interrupted = False
         try:
             history = fit(
                 net,
@@ -274,6 +275,18 @@ class _NLayerBase(BaseEstimator):
             )
         except ValueError as e:
             raise ValueError(f"{type(self).__name__}: {e}") from None
+        except TrainingInterrupted as stop:
+            if not stop.history.epochs:
+                raise  # no epoch finished: _fit leaves the estimator as it was
+            # as MLPClassifier does: fitted on what finished, and it says so
+            warnings.warn(
+                f"{type(self).__name__}: training interrupted by the user after "
+                f"{stop.history.epochs} epoch(s); the estimator is fitted on the "
+                "completed epochs",
+                UserWarning,
+                stacklevel=3,
+            )
+            history, interrupted = stop.history, True
         self.history_ = history
         self.loss_curve_: list[float]
         self.n_iter_: int
@@ -288,7 +301,7 @@ class _NLayerBase(BaseEstimator):
             list(history.val_metric) if options.get("early_stopping") else None
         )
         stopped = history.stopped_early or (plateau is not None and plateau.converged)
-        if not incremental and not stopped:
+        if not (incremental or stopped or interrupted):
             warnings.warn(
                 f"{type(self).__name__}: the loss was still improving after "
                 f"max_epochs={self.max_epochs} epochs; raise max_epochs or tol",
@@ -318,13 +331,19 @@ class _NLayerBase(BaseEstimator):
                 f"{type(self).__name__}: y has {n_out} outputs, the fitted network "
                 f"{self.network_.layer_sizes[-1]}; fit anew without warm_start"
             )
-        self._train(
-            X,
-            Y.astype(self.dtype),
-            sample_weight,
-            1 if incremental else self.max_epochs,
-            incremental,
-        )
+        try:
+            self._train(
+                X,
+                Y.astype(self.dtype),
+                sample_weight,
+                1 if incremental else self.max_epochs,
+                incremental,
+            )
+        except KeyboardInterrupt:
+            if first:  # stopped before one epoch finished: unfitted, not half-fitted
+                for name in set(vars(self)) - set(self.get_params(deep=False)):
+                    delattr(self, name)
+            raise
         return self
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> Any:
@@ -569,8 +588,15 @@ class NLayerRegressor(RegressorMixin, _NLayerBase):
                 else np.asarray(sample_weight, dtype=np.float64)
             )
             if self.standardize_target and w.shape == (len(Y),) and w.sum() > 0:
-                self._y_mean = np.average(Y, axis=0, weights=w)
-                var = np.average((Y - self._y_mean) ** 2, axis=0, weights=w)
+                with np.errstate(over="ignore", invalid="ignore"):
+                    self._y_mean = np.average(Y, axis=0, weights=w)
+                    var = np.average((Y - self._y_mean) ** 2, axis=0, weights=w)
+                if not (np.isfinite(self._y_mean).all() and np.isfinite(var).all()):
+                    raise ValueError(
+                        f"{type(self).__name__}: y holds values too large to "
+                        f"standardise (up to {np.abs(Y).max():g}); rescale the "
+                        "target (e.g. to thousands, or its logarithm)"
+                    )
                 self._y_scale = np.where(var > 0, np.sqrt(var), 1.0)
         Y = (Y - self._y_mean) / self._y_scale
         loss = "mse" if self.loss is None else self.loss
@@ -584,7 +610,15 @@ class NLayerRegressor(RegressorMixin, _NLayerBase):
 
     def predict(self, X: Any) -> np.ndarray:
         """Predicted values: (n_samples,) for a 1-D y, else (n_samples, n_targets)."""
-        Y = self._forward(X).astype(np.float64) * self._y_scale + self._y_mean
+        with np.errstate(over="ignore", invalid="ignore"):
+            Y = self._forward(X).astype(np.float64) * self._y_scale + self._y_mean
+        bad = np.flatnonzero(~np.isfinite(Y).all(axis=1))
+        if len(bad):
+            raise ValueError(
+                f"{type(self).__name__}: the prediction is not finite for "
+                f"{len(bad)} sample(s) (first: row {bad[0]}); their features are "
+                "far outside the range the network was trained on"
+            )
         return Y[:, 0] if self._y_1d else Y
 
     def _preprocessing(self, names: list[str]) -> Preprocessing:

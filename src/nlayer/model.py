@@ -102,7 +102,7 @@ class Model:
                 )
         else:
             table = as_table(data, pre.features)
-            X = pre.transform(table, unseen)
+            X = pre.inputs_for(table, net.dtype, unseen)
         Y_hat = self._forward(X.astype(net.dtype, copy=False))
         bad = np.flatnonzero(~np.isfinite(Y_hat).all(axis=1))
         if len(bad):

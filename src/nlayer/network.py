@@ -23,7 +23,7 @@ import numpy as np
 
 from .activations import Activation, check_activation, get_activation
 from .activations import is_builtin as is_builtin_activation
-from .backend import as_dtype, as_matrix, namespace
+from .backend import as_dtype, as_matrix, check_memory, namespace
 from .initializers import Initializer, initial_weights
 from .losses import Loss, check_loss, get_loss
 from .losses import is_builtin as is_builtin_loss
@@ -174,6 +174,12 @@ class Network:
         shapes = list(zip(sizes[:-1], sizes[1:], strict=True))
         self.n_weights = sum(a * b for a, b in shapes)
         n_params = self.n_weights + sum(sizes[1:])
+        if params is None:
+            check_memory(
+                n_params * dtype.itemsize,
+                f"the network {' -> '.join(map(str, sizes))} ({n_params:,} "
+                f"{dtype.name} parameters)",
+            )
         self.params = (
             namespace().zeros(n_params, dtype=dtype) if params is None else params
         )
@@ -186,24 +192,8 @@ class Network:
         )
 
     def _check_structure(self, check: bool) -> None:
-        L, acts, loss = self.n_layers, self.activations, self.loss_function
-        for l, act in enumerate(acts[:-1], start=1):
-            if not act.elementwise:
-                raise ValueError(
-                    f"{act.name} is only allowed on the output layer (layer {L}); "
-                    f"layer {l} uses it"
-                )
-        out = acts[-1]
-        if out.name == "softmax" and self.layer_sizes[-1] == 1:
-            raise ValueError(
-                "softmax over a single output is always 1; for two classes use a "
-                "sigmoid output with binary_cross_entropy, or two softmax outputs"
-            )
-        if loss.fused_with is not None and out.name != loss.fused_with:
-            raise ValueError(
-                f"{loss.name} needs a {loss.fused_with} output layer; "
-                f"layer {L} uses {out.name!r}"
-            )
+        acts, loss = self.activations, self.loss_function
+        check_structure(self.layer_sizes, acts, loss)
         if not check:
             return
         for l, act in enumerate(acts, start=1):
@@ -310,7 +300,15 @@ class Network:
         w = w.astype(self.dtype)
         if not np.isfinite(w).all() or (w < 0).any():
             raise ValueError("sample_weight must be finite and non-negative")
-        if not w.sum() > 0:
+        with np.errstate(over="ignore"):
+            total = w.sum()
+        if not np.isfinite(total):
+            raise ValueError(
+                f"sample_weight sums to more than the largest {self.dtype} "
+                "number; divide it by its largest value (the weighted losses "
+                "do not change)"
+            )
+        if not total > 0:
             raise ValueError("sample_weight must not be all zero")
         return w
 
@@ -423,6 +421,17 @@ class Network:
         Z, H = self._forward_pass(X)
         return self._loss_value(Z[-1], H[-1], Y, w)
 
+    def loss_from(
+        self,
+        Z: list[Array],
+        H: list[Array],
+        Y: Array,
+        sample_weight: Array | None = None,
+    ) -> float:
+        """L from a forward pass's Z and H (see :meth:`forward_pass`) and the
+        targets Y (m, n_L): no second forward pass."""
+        return self._loss_value(Z[-1], H[-1], Y, sample_weight)
+
     def _loss_value(
         self, Z_L: Array, Y_hat: Array, Y: Array, sample_weight: Array | None = None
     ) -> float:
@@ -507,65 +516,12 @@ class Network:
 
     def summary(self, batch_size: int = 1) -> str:
         """The seeds' dimension-tracking template for this network, batch size m."""
-        if (
-            isinstance(batch_size, bool)
-            or not isinstance(batch_size, Integral)
-            or batch_size < 1
-        ):
-            raise ValueError(
-                f"batch_size must be a positive integer, got {batch_size!r}"
-            )
-        m, n, L = int(batch_size), self.layer_sizes, self.n_layers
-        loss = self.loss_function
-        rows: list[tuple[str, str, str]] = []
-
-        def row(formula: str, shape: tuple[int, ...], note: str = "") -> None:
-            rows.append((formula, str(shape), note))
-
-        row("H0 = X", (m, n[0]))
-        for l in range(1, L + 1):
-            act = self.activations[l - 1].name
-            row(
-                f"Z{l} = H{l - 1} @ W{l} + b{l}",
-                (m, n[l]),
-                f"W{l}: {(n[l - 1], n[l])}  b{l}: {(n[l],)}",
-            )
-            row(f"H{l} = {act}(Z{l})", (m, n[l]))
-        row(f"Y_hat = H{L}", (m, n[L]))
-        forward = len(rows)
-        for l in range(L, 0, -1):
-            act = self.activations[l - 1].name
-            if l == L and loss.fused_with is not None:
-                row(f"dZ{l} = Y_hat - Y", (m, n[l]), f"{act} + {loss.name}, fused")
-            else:
-                if l == L:
-                    row(f"dH{l} = dL/dY_hat", (m, n[l]), loss.name)
-                row(f"dZ{l} = dH{l} * {act}'(Z{l})", (m, n[l]))
-            row(f"dW{l} = H{l - 1}.T @ dZ{l} / m", (n[l - 1], n[l]))
-            row(f"db{l} = sum(dZ{l}, axis=0) / m", (n[l],))
-            if l > 1:
-                row(f"dH{l - 1} = dZ{l} @ W{l}.T", (m, n[l - 1]))
-        w = max(len(f) for f, _, _ in rows) + 2
-        s = max(len(s) for _, s, _ in rows) + 2
-        fmt = [f"  {f:<{w}}{sh:<{s}}{note}".rstrip() for f, sh, note in rows]
-        per_layer = [n[l - 1] * n[l] + n[l] for l in range(1, L + 1)]
-        head = (
-            f"Network {' -> '.join(map(str, n))}  loss={loss.name}  "
-            f"dtype={self.dtype}  batch m={m}"
-        )
-        params = "  ".join(f"layer {l}: {p:,}" for l, p in enumerate(per_layer, 1))
-        return "\n".join(
-            [
-                head,
-                "",
-                "forward pass",
-                *fmt[:forward],
-                "",
-                "backward pass",
-                *fmt[forward:],
-                "",
-                f"parameters: {params}  total: {self.n_params:,}",
-            ]
+        return template(
+            self.layer_sizes,
+            self.activations,
+            self.loss_function,
+            self.dtype,
+            batch_size,
         )
 
     def __repr__(self) -> str:
@@ -594,3 +550,97 @@ def _check_sizes(layer_sizes: Any) -> tuple[int, ...]:
                 f"layer sizes must be positive integers; layer_sizes[{i}] is {n!r}"
             )
     return tuple(int(n) for n in layer_sizes)
+
+
+def check_structure(
+    layer_sizes: Sequence[int], acts: Sequence[Activation], loss: Loss
+) -> None:
+    """Raise a ValueError for a network the maths does not allow: softmax on a
+    hidden layer or over one output, a fused loss on the wrong output layer."""
+    L = len(acts)
+    for l, act in enumerate(acts[:-1], start=1):
+        if not act.elementwise:
+            raise ValueError(
+                f"{act.name} is only allowed on the output layer (layer {L}); "
+                f"layer {l} uses it"
+            )
+    out = acts[-1]
+    if out.name == "softmax" and layer_sizes[-1] == 1:
+        raise ValueError(
+            "softmax over a single output is always 1; for two classes use a "
+            "sigmoid output with binary_cross_entropy, or two softmax outputs"
+        )
+    if loss.fused_with is not None and out.name != loss.fused_with:
+        raise ValueError(
+            f"{loss.name} needs a {loss.fused_with} output layer; "
+            f"layer {L} uses {out.name!r}"
+        )
+
+
+def template(
+    layer_sizes: Sequence[int],
+    activations: Sequence[Activation],
+    loss: Loss,
+    dtype: Any,
+    batch_size: int,
+) -> str:
+    """The seeds' dimension-tracking template: every forward and backward shape
+    for a batch of m samples, and the parameter count. Computed from the sizes
+    alone, so a network too large to build can still be described."""
+    if (
+        isinstance(batch_size, bool)
+        or not isinstance(batch_size, Integral)
+        or batch_size < 1
+    ):
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    m, n, L = int(batch_size), tuple(layer_sizes), len(layer_sizes) - 1
+    rows: list[tuple[str, str, str]] = []
+
+    def row(formula: str, shape: tuple[int, ...], note: str = "") -> None:
+        rows.append((formula, str(shape), note))
+
+    row("H0 = X", (m, n[0]))
+    for l in range(1, L + 1):
+        act = activations[l - 1].name
+        row(
+            f"Z{l} = H{l - 1} @ W{l} + b{l}",
+            (m, n[l]),
+            f"W{l}: {(n[l - 1], n[l])}  b{l}: {(n[l],)}",
+        )
+        row(f"H{l} = {act}(Z{l})", (m, n[l]))
+    row(f"Y_hat = H{L}", (m, n[L]))
+    forward = len(rows)
+    for l in range(L, 0, -1):
+        act = activations[l - 1].name
+        if l == L and loss.fused_with is not None:
+            row(f"dZ{l} = Y_hat - Y", (m, n[l]), f"{act} + {loss.name}, fused")
+        else:
+            if l == L:
+                row(f"dH{l} = dL/dY_hat", (m, n[l]), loss.name)
+            row(f"dZ{l} = dH{l} * {act}'(Z{l})", (m, n[l]))
+        row(f"dW{l} = H{l - 1}.T @ dZ{l} / m", (n[l - 1], n[l]))
+        row(f"db{l} = sum(dZ{l}, axis=0) / m", (n[l],))
+        if l > 1:
+            row(f"dH{l - 1} = dZ{l} @ W{l}.T", (m, n[l - 1]))
+    w = max(len(f) for f, _, _ in rows) + 2
+    s = max(len(s) for _, s, _ in rows) + 2
+    fmt = [f"  {f:<{w}}{sh:<{s}}{note}".rstrip() for f, sh, note in rows]
+    per_layer = [n[l - 1] * n[l] + n[l] for l in range(1, L + 1)]
+    head = (
+        f"Network {' -> '.join(map(str, n))}  loss={loss.name}  "
+        f"dtype={as_dtype(dtype)}  batch m={m}"
+    )
+    params = "  ".join(f"layer {l}: {p:,}" for l, p in enumerate(per_layer, 1))
+    return "\n".join(
+        [
+            head,
+            "",
+            "forward pass",
+            *fmt[:forward],
+            "",
+            "backward pass",
+            *fmt[forward:],
+            "",
+            f"parameters: {params}  total: {sum(per_layer):,}",
+        ]
+    )

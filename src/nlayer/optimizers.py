@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
 import numpy as np
@@ -59,6 +59,8 @@ class Optimizer:
     #: one scratch array like params, reused by every step (not state)
     _scratch: Array = field(default=None, init=False, repr=False, compare=False)
     name: ClassVar[str] = "optimizer"
+    #: the names of the arrays ``state`` may hold (a checkpoint is checked against it)
+    state_keys: ClassVar[tuple[str, ...]] = ()
 
     def __post_init__(self) -> None:
         _check_number(self.name, "lr", self.lr, 0, math.inf, lo_open=True)
@@ -107,6 +109,7 @@ class SGD(Optimizer):
     momentum: float = 0.0
     nesterov: bool = False
     name: ClassVar[str] = "sgd"
+    state_keys: ClassVar[tuple[str, ...]] = ("velocity",)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -140,6 +143,7 @@ class Adam(Optimizer):
     beta2: float = 0.999
     eps: float = 1e-8
     name: ClassVar[str] = "adam"
+    state_keys: ClassVar[tuple[str, ...]] = ("M", "V")
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -192,6 +196,7 @@ class RMSprop(Optimizer):
     rho: float = 0.99
     eps: float = 1e-8
     name: ClassVar[str] = "rmsprop"
+    state_keys: ClassVar[tuple[str, ...]] = ("V",)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -231,9 +236,7 @@ def get_optimizer(spec: str | Optimizer, **kwargs: Any) -> Optimizer:
             )
         return spec
     cls = lookup(OPTIMIZERS, spec, "optimizer")
-    allowed = {
-        f for f in cls.__dataclass_fields__ if f not in ("t", "state", "_scratch")
-    }
+    allowed = {f.name for f in fields(cls)} - {"t", "state", "_scratch"}
     unknown = [k for k in kwargs if k not in allowed]
     if unknown:
         raise ValueError(

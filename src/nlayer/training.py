@@ -7,6 +7,7 @@ step, so a full-batch run records exactly the seeds' ``losses`` list.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import warnings
@@ -19,10 +20,11 @@ from typing import Any
 import numpy as np
 
 from . import checkpoints
-from .backend import namespace
+from .backend import check_memory, namespace
 from .metrics import accuracy, multilabel_accuracy, r2
 from .network import Network, Workspace
 from .optimizers import Optimizer, clip_by_global_norm, get_optimizer, get_schedule
+from .safefile import locked
 
 Array = Any
 Callback = Callable[[Network, int, dict[str, Any]], Any]
@@ -342,171 +344,218 @@ def fit(
         "weight_decay": weight_decay,
     }
     opt = get_optimizer(optimizer, **{k: v for k, v in given.items() if v is not None})
+    check_memory(
+        _memory_needed(net, opt, X, Y, batch_size, validation_fraction, early_stopping),
+        f"training {net!r} on {len(X):,} samples",
+    )
     sched = get_schedule(schedule)
     metric_name, metric_fn = _metric(net, metric)
     callbacks = list(callbacks)
     history = History(metric=metric_name)
     best, best_params, waited, start = math.inf, None, 0, 0
 
-    ck_dir, ck, data_print = None, None, {}
-    if checkpoint_dir is not None:
-        ck_dir = Path(checkpoint_dir)
-        ck_dir.mkdir(parents=True, exist_ok=True)
-        data_print = checkpoints.fingerprint(
-            X,
-            Y,
-            w,
-            {
-                "batch_size": batch_size,
-                "shuffle": shuffle,
-                "schedule": repr(sched),
-                "validation_fraction": validation_fraction,
-                "validation_data": validation_data is not None,
-                "early_stopping": early_stopping,
-                "patience": patience,
-                "min_delta": min_delta,
-                "clip_norm": clip_norm,
-            },
+    with contextlib.ExitStack() as stack:
+        ck_dir, ck, data_print = None, None, {}
+        if checkpoint_dir is not None:
+            ck_dir = Path(checkpoint_dir)
+            ck_dir.mkdir(parents=True, exist_ok=True)
+            # one run at a time: another would delete this one's temporaries
+            stack.enter_context(locked(ck_dir, "checkpoint_dir"))
+            data_print = checkpoints.fingerprint(
+                X,
+                Y,
+                w,
+                {
+                    "batch_size": batch_size,
+                    "shuffle": shuffle,
+                    "schedule": repr(sched),
+                    "validation_fraction": validation_fraction,
+                    "validation_data": validation_data is not None,
+                    "early_stopping": early_stopping,
+                    "patience": patience,
+                    "min_delta": min_delta,
+                    "clip_norm": clip_norm,
+                },
+            )
+            if resume:
+                ck = _newest_checkpoint(ck_dir, net, data_print, opt)
+            if ck is not None and ck.epoch > epochs:
+                raise ValueError(
+                    f"{ck.path} holds {ck.epoch} epochs, more than epochs={epochs}: "
+                    "raise epochs to go on, or use another checkpoint_dir"
+                )
+            if ck is not None:
+                net.rng.bit_generator.state = ck.rng_start  # the same validation split
+        rng_start = net.rng.bit_generator.state
+        X, Y, w, Xv, Yv, wv = _validation_split(
+            net, X, Y, w, validation_data, validation_fraction
         )
-        if resume:
-            ck = _newest_checkpoint(ck_dir, net, data_print, opt)
-        if ck is not None:
-            net.rng.bit_generator.state = ck.rng_start  # the same validation split
-    rng_start = net.rng.bit_generator.state
-    X, Y, w, Xv, Yv, wv = _validation_split(
-        net, X, Y, w, validation_data, validation_fraction
-    )
-    if ck is not None:  # go on exactly where the checkpoint left off
-        net.params[...] = ck.params
-        opt.t, opt.state = (
-            ck.optimizer_t,
-            {k: v.copy() for k, v in ck.optimizer_state.items()},
+        if ck is not None:  # go on exactly where the checkpoint left off
+            net.params[...] = ck.params
+            opt.t, opt.state = (
+                ck.optimizer_t,
+                {k: v.copy() for k, v in ck.optimizer_state.items()},
+            )
+            net.rng.bit_generator.state = ck.rng
+            history = History(**ck.history)
+            best = math.inf if ck.best is None else ck.best
+            waited, start = ck.waited, ck.epoch
+            best_params = None if ck.best_params is None else ck.best_params.copy()
+
+        m, L = len(X), net.n_layers
+        bs = m if batch_size is None else min(batch_size, m)
+        # one full batch: order cannot change the sum, so keep X as it is (no copy)
+        shuffle = shuffle and bs < m
+        grads = namespace(net.params).empty_like(net.params)
+        dW, db = net.split(grads)
+        every = max(1, epochs // 10) if verbose is True else int(verbose)
+        # buffers reused by every step: at most two batch sizes (full, last)
+        workspaces = {k: Workspace(net, k, Y.shape[1]) for k in {bs, m % bs or bs}}
+        squared_norms = _squared_norms(grads, [*dW, *db])
+        forward, backward, loss_value = (
+            net._forward_pass,
+            net._backward,
+            net._loss_value,
         )
-        net.rng.bit_generator.state = ck.rng
-        history = History(**ck.history)
-        best = math.inf if ck.best is None else ck.best
-        waited, start = ck.waited, ck.epoch
-        best_params = None if ck.best_params is None else ck.best_params.copy()
+        full_batch = [(X, Y, w, workspaces[m])] if not shuffle and bs == m else None
 
-    m, L = len(X), net.n_layers
-    bs = m if batch_size is None else min(batch_size, m)
-    # one full batch: order cannot change the sum, so keep X as it is (no copy)
-    shuffle = shuffle and bs < m
-    grads = namespace(net.params).empty_like(net.params)
-    dW, db = net.split(grads)
-    every = max(1, epochs // 10) if verbose is True else int(verbose)
-    # buffers reused by every step: at most two batch sizes (full, last)
-    workspaces = {k: Workspace(net, k, Y.shape[1]) for k in {bs, m % bs or bs}}
-    squared_norms = _squared_norms(grads, [*dW, *db])
-    forward, backward, loss_value = net._forward_pass, net._backward, net._loss_value
-    full_batch = [(X, Y, w, workspaces[m])] if not shuffle and bs == m else None
-
-    completed = net.params.copy()  # the weights after the last completed epoch
-    # overflow is caught below as divergence, with a clear error: NumPy's own
-    # warnings on the way there would only be noise
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        try:
-            for epoch in range(start, epochs):
-                if history.stopped_early:
-                    break  # a resumed run that had already stopped
-                lr = sched(opt.lr, epoch, epochs)
-                order = net.rng.permutation(m) if shuffle else None
-                total, squares, steps = 0.0, np.zeros(2 * L), 0
-                for Xb, Yb, wb, work in full_batch or _batches(
-                    X, Y, w, bs, order, workspaces
-                ):
-                    if wb is not None and not wb.sum() > 0:
-                        continue  # every sample of this batch weighs nothing
-                    Z, H = forward(Xb, work)
-                    batch_loss = loss_value(Z[-1], H[-1], Yb, wb)
-                    backward(Z, H, Yb, dW, db, wb, work)
-                    step_squares = squared_norms()
-                    if not (
-                        math.isfinite(batch_loss)
-                        and math.isfinite(float(step_squares.sum()))
+        completed = net.params.copy()  # the weights after the last completed epoch
+        # overflow is caught below as divergence, with a clear error: NumPy's own
+        # warnings on the way there would only be noise
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            try:
+                for epoch in range(start, epochs):
+                    if history.stopped_early:
+                        break  # a resumed run that had already stopped
+                    lr = sched(opt.lr, epoch, epochs)
+                    order = net.rng.permutation(m) if shuffle else None
+                    total, squares, steps = 0.0, np.zeros(2 * L), 0
+                    for Xb, Yb, wb, work in full_batch or _batches(
+                        X, Y, w, bs, order, workspaces
                     ):
-                        # before the update: the weights are still the last finite
-                        # ones (if an earlier step overflowed them, the epoch's start)
-                        if not np.isfinite(net.params).all():
-                            net.params[...] = completed
-                        raise TrainingDiverged(
-                            history,
-                            epoch,
-                            steps,
-                            batch_loss,
-                            step_squares,
-                            lr,
-                            clip_norm,
+                        if wb is not None and not wb.sum() > 0:
+                            continue  # every sample of this batch weighs nothing
+                        Z, H = forward(Xb, work)
+                        batch_loss = loss_value(Z[-1], H[-1], Yb, wb)
+                        backward(Z, H, Yb, dW, db, wb, work)
+                        step_squares = squared_norms()
+                        if not (
+                            math.isfinite(batch_loss)
+                            and math.isfinite(float(step_squares.sum()))
+                        ):
+                            # before the update: the weights are still the last
+                            # finite ones (if a step overflowed them, the epoch's start)
+                            if not np.isfinite(net.params).all():
+                                net.params[...] = completed
+                            raise TrainingDiverged(
+                                history,
+                                epoch,
+                                steps,
+                                batch_loss,
+                                step_squares,
+                                lr,
+                                clip_norm,
+                            )
+                        total += batch_loss * (
+                            len(Xb) if wb is None else float(wb.sum())
                         )
-                    total += batch_loss * (len(Xb) if wb is None else float(wb.sum()))
-                    squares += step_squares
-                    steps += 1
-                    if clip_norm is not None:
-                        clip_by_global_norm(grads, clip_norm)
-                    opt.step(net.params, grads, net.n_weights, lr)
+                        squares += step_squares
+                        steps += 1
+                        if clip_norm is not None:
+                            clip_by_global_norm(grads, clip_norm)
+                        opt.step(net.params, grads, net.n_weights, lr)
 
-                logs: dict[str, Any] = {
-                    "epoch": epoch,
-                    "loss": total / (m if w is None else float(w.sum())),
-                    "lr": lr,
-                    # root mean square of each layer's gradient norm over the steps
-                    "grad_norms": np.sqrt((squares[:L] + squares[L:]) / steps).tolist(),
-                }
-                if Xv is not None:
-                    Zv, Hv = net._forward_pass(Xv)
-                    logs["val_loss"] = net._loss_value(Zv[-1], Hv[-1], Yv, wv)
-                    if metric_fn is not None:
-                        logs[f"val_{metric_name}"] = float(metric_fn(Hv[-1], Yv))
-                _record(history, logs, metric_name)
-                completed[...] = net.params
+                    logs: dict[str, Any] = {
+                        "epoch": epoch,
+                        "loss": total / (m if w is None else float(w.sum())),
+                        "lr": lr,
+                        # root mean square of each layer's gradient norm over the steps
+                        "grad_norms": np.sqrt(
+                            (squares[:L] + squares[L:]) / steps
+                        ).tolist(),
+                    }
+                    if Xv is not None:
+                        Zv, Hv = net._forward_pass(Xv)
+                        logs["val_loss"] = net._loss_value(Zv[-1], Hv[-1], Yv, wv)
+                        if metric_fn is not None:
+                            logs[f"val_{metric_name}"] = float(metric_fn(Hv[-1], Yv))
+                    _record(history, logs, metric_name)
+                    completed[...] = net.params
 
-                monitored = logs.get("val_loss", logs["loss"])
-                if monitored < best - min_delta:
-                    best, waited, history.best_epoch = monitored, 0, epoch
-                    if early_stopping:
-                        best_params = net.params.copy()
-                else:
-                    waited += 1
-                    history.stopped_early = early_stopping and waited >= patience
+                    monitored = logs.get("val_loss", logs["loss"])
+                    if monitored < best - min_delta:
+                        best, waited, history.best_epoch = monitored, 0, epoch
+                        if early_stopping:
+                            best_params = net.params.copy()
+                    else:
+                        waited += 1
+                        history.stopped_early = early_stopping and waited >= patience
 
-                stop = history.stopped_early
-                for callback in callbacks:
-                    try:
-                        callback(net, epoch, logs)
-                    except StopTraining:
-                        stop = True
-                if every and (
-                    (epoch + 1) % every == 0
-                    or epoch == 0
-                    or stop
-                    or epoch == epochs - 1
-                ):
-                    _print_progress(epoch, epochs, logs)
-                if ck_dir is not None and (
-                    (epoch + 1) % checkpoint_every == 0 or stop or epoch == epochs - 1
-                ):
-                    checkpoints.save_checkpoint(
-                        ck_dir,
-                        epoch + 1,
-                        net,
-                        opt,
-                        rng_start,
-                        history.as_dict(),
-                        best,
-                        waited,
-                        best_params,
-                        data_print,
-                    )
-                if stop:
-                    break
-        except KeyboardInterrupt:
-            # a step may have been cut halfway: go back to a state the history describes
-            net.params[...] = completed
-            raise TrainingInterrupted(history) from None
+                    stop = history.stopped_early
+                    for callback in callbacks:
+                        try:
+                            callback(net, epoch, logs)
+                        except StopTraining:
+                            stop = True
+                    if every and (
+                        (epoch + 1) % every == 0
+                        or epoch == 0
+                        or stop
+                        or epoch == epochs - 1
+                    ):
+                        _print_progress(epoch, epochs, logs)
+                    if ck_dir is not None and (
+                        (epoch + 1) % checkpoint_every == 0
+                        or stop
+                        or epoch == epochs - 1
+                    ):
+                        checkpoints.save_checkpoint(
+                            ck_dir,
+                            epoch + 1,
+                            net,
+                            opt,
+                            rng_start,
+                            history.as_dict(),
+                            best,
+                            waited,
+                            best_params,
+                            data_print,
+                        )
+                    if stop:
+                        break
+            except KeyboardInterrupt:
+                # a step may have been cut halfway: back to a state the history
+                # describes
+                net.params[...] = completed
+                raise TrainingInterrupted(history) from None
 
-    if best_params is not None:
-        net.params[...] = best_params
-    return history
+        if best_params is not None:
+            net.params[...] = best_params
+        return history
+
+
+def _memory_needed(
+    net: Network,
+    opt: Optimizer,
+    X: Array,
+    Y: Array,
+    batch_size: int | None,
+    validation_fraction: float | None,
+    early_stopping: bool,
+) -> float:
+    """Bytes fit allocates beyond the data it is given: the gradient, a copy of
+    the weights after each epoch and of the best ones, the optimiser's state
+    and scratch, the batches' work buffers, a validation split's copy of the
+    data and its forward pass."""
+    size = net.dtype.itemsize
+    m, units = len(X), sum(net.layer_sizes[1:])
+    copies = 3 + int(early_stopping) + len(opt.state_keys)
+    bs = m if batch_size is None else min(batch_size, m)
+    work = 2 * bs * (3 * units + X.shape[1] + Y.shape[1] + 1)
+    val = 0.0
+    if validation_fraction:
+        val = X.nbytes + Y.nbytes + validation_fraction * m * 2 * units * size
+    return copies * net.n_params * size + work * size + val
 
 
 def _squared_norms(grads: Array, parts: list[Array]) -> Callable[[], Array]:
