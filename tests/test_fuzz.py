@@ -21,6 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import nlayer
 from fuzz_loaders import NET, load_both, seeds
 from nlayer import safefile
 
@@ -152,3 +153,105 @@ def test_atheris_short():
     )
     assert r.returncode == 0, r.stderr[-2000:]
     assert "Done 5000 runs" in r.stderr
+
+
+# -- the checkpoint reader, field by field ---------------------------------------------
+
+CHECKPOINT_FIELDS = [
+    ("epoch",),
+    ("optimizer", "t"),
+    ("optimizer", "name"),
+    ("optimizer", "state"),
+    ("optimizer", "settings"),
+    ("optimizer", "settings", "lr"),
+    ("optimizer", "settings", "beta1"),
+    ("early_stopping", "best"),
+    ("early_stopping", "waited"),
+    ("history", "loss"),
+    ("history", "grad_norms"),
+    ("history", "best_epoch"),
+    ("history", "lr"),
+    ("rng",),
+    ("rng", "state"),
+    ("rng_start", "bit_generator"),
+    ("has_best_params",),
+    ("network", "dtype"),
+    ("data",),
+]
+hostile_numbers = st.sampled_from(
+    [-1, -12, 0, 1, 2, 10**400, 2**53 + 1, 1.5, -0.0, 1e308, "3", None, True, [], {}]
+)
+
+
+@st.composite
+def edited_checkpoints(draw):
+    """The seed checkpoint with nested fields set to hostile values, written
+    with fresh, valid checksums: only nlayer's own checks stand in the way."""
+    data = SEEDS["checkpoint"]
+    description = json.loads(json.loads(_metadata(data))["nlayer"])
+    n = struct.unpack("<Q", data[:8])[0]
+    header = json.loads(data[8 : 8 + n])
+    tensors = {
+        name: np.frombuffer(
+            data[8 + n + e["data_offsets"][0] : 8 + n + e["data_offsets"][1]],
+            dtype=np.float64,
+        )
+        for name, e in header.items()
+        if name != "__metadata__"
+    }
+    for _ in range(draw(st.integers(1, 3))):
+        path = draw(st.sampled_from(CHECKPOINT_FIELDS))
+        target = description
+        for key in path[:-1]:
+            target = target.setdefault(key, {}) if isinstance(target, dict) else {}
+        if isinstance(target, dict):
+            target[path[-1]] = draw(hostile_numbers | json_values)
+    return description, tensors
+
+
+def test_fuzz_checkpoint_fields_short():
+    fuzz_checkpoints(300)
+
+
+@pytest.mark.slow
+def test_fuzz_checkpoint_fields_3000():
+    fuzz_checkpoints(3000)
+
+
+def fuzz_checkpoints(examples: int) -> None:
+    from nlayer import checkpoints
+
+    X = np.random.default_rng(0).standard_normal((8, 3))
+    Y = np.eye(2)[[0, 1] * 4]
+
+    @settings(
+        max_examples=examples,
+        deadline=5000,
+        derandomize=True,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
+    @given(case=edited_checkpoints())
+    def one(case):
+        description, tensors = case
+        directory = DIR / "edited"
+        directory.mkdir(exist_ok=True)
+        for old in directory.glob("checkpoint-*"):
+            old.unlink()
+        path = checkpoints.path_for(directory, 2)
+        try:
+            safefile.write_file(path, tensors, description)
+        except (ValueError, TypeError):
+            return  # JSON cannot carry it (NaN, a huge float): no such file
+        try:
+            checkpoints.load_checkpoint(path, NET)
+        except (nlayer.ModelFileError, safefile.WrongFileError):
+            return
+        # it loaded: resuming from it ends in a result or a clear refusal
+        try:
+            NET.copy().fit(
+                X, Y, epochs=3, optimizer="adam", checkpoint_dir=directory, resume=True
+            )
+        except ValueError:
+            pass
+
+    one()

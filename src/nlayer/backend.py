@@ -111,6 +111,33 @@ def as_matrix(A: Any, name: str, dtype: np.dtype) -> np.ndarray:
     return A
 
 
+def as_weights(sample_weight: Any, m: int, dtype: np.dtype) -> Any:
+    """Sample weights (m,) of ``dtype``, or a ValueError saying what is wrong;
+    None stays None."""
+    if sample_weight is None:
+        return None
+    w = namespace(sample_weight).asarray(sample_weight)
+    if w.dtype.kind not in "biuf" or w.shape != (m,):
+        raise ValueError(
+            f"sample_weight must be {m} numbers, one per sample; got an array "
+            f"of dtype {w.dtype} and shape {w.shape}"
+        )
+    w = w.astype(dtype)
+    if not np.isfinite(w).all() or (w < 0).any():
+        raise ValueError("sample_weight must be finite and non-negative")
+    with np.errstate(over="ignore"):
+        total = w.sum()
+    if not np.isfinite(total):
+        raise ValueError(
+            f"sample_weight sums to more than the largest {np.dtype(dtype).name} "
+            "number; divide it by its largest value (the weighted losses do not "
+            "change)"
+        )
+    if not total > 0:
+        raise ValueError("sample_weight must not be all zero")
+    return w
+
+
 def available_memory() -> int | None:
     """Bytes of memory this process could still use (Linux: MemAvailable, within
     a cgroup's limit when there is one); None where it cannot be told."""

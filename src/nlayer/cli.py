@@ -1765,7 +1765,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except click.exceptions.Abort:
         err.print("aborted")
         return 130
-    except (ValueError, OSError) as e:  # bad data, bad files: the user's to fix
+    except (ValueError, OSError, MemoryError) as e:  # the user's to fix
         err.print(f"error: {e}", markup=False)
         return 1
     except SystemExit as e:

@@ -29,6 +29,7 @@ from sklearn.utils.multiclass import check_classification_targets, type_of_targe
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from .activations import ACTIVATIONS
+from .backend import as_weights
 from .data import Preprocessing
 from .io import save as save_model
 from .losses import Loss
@@ -323,6 +324,10 @@ class _NLayerBase(BaseEstimator):
             multi_output=True,
             y_numeric=self._task == "regression",
         )
+        try:  # before the targets are weighed with them
+            as_weights(sample_weight, len(X), np.dtype(self.dtype))
+        except ValueError as e:
+            raise ValueError(f"{type(self).__name__}: {e}") from None
         Y, out_act, loss, n_out = self._targets(y, first, classes, sample_weight)
         if first:
             self.network_ = self._build(X.shape[1], sizes, hidden, out_act, loss, n_out)

@@ -23,7 +23,7 @@ import numpy as np
 
 from .activations import Activation, check_activation, get_activation
 from .activations import is_builtin as is_builtin_activation
-from .backend import as_dtype, as_matrix, check_memory, namespace
+from .backend import as_dtype, as_matrix, as_weights, check_memory, namespace
 from .initializers import Initializer, initial_weights
 from .losses import Loss, check_loss, get_loss
 from .losses import is_builtin as is_builtin_loss
@@ -289,28 +289,7 @@ class Network:
 
     def check_weights(self, sample_weight: Any, m: int) -> Array | None:
         """Sample weights (m,) of the network's dtype, or a ValueError; None stays."""
-        if sample_weight is None:
-            return None
-        w = namespace(sample_weight).asarray(sample_weight)
-        if w.dtype.kind not in "biuf" or w.shape != (m,):
-            raise ValueError(
-                f"sample_weight must be {m} numbers, one per sample; got an array "
-                f"of dtype {w.dtype} and shape {w.shape}"
-            )
-        w = w.astype(self.dtype)
-        if not np.isfinite(w).all() or (w < 0).any():
-            raise ValueError("sample_weight must be finite and non-negative")
-        with np.errstate(over="ignore"):
-            total = w.sum()
-        if not np.isfinite(total):
-            raise ValueError(
-                f"sample_weight sums to more than the largest {self.dtype} "
-                "number; divide it by its largest value (the weighted losses "
-                "do not change)"
-            )
-        if not total > 0:
-            raise ValueError("sample_weight must not be all zero")
-        return w
+        return as_weights(sample_weight, m, self.dtype)
 
     # -- the maths -----------------------------------------------------------
 

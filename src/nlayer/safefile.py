@@ -76,6 +76,9 @@ class ModelFileError(ValueError):
 class InUseError(OSError):
     """A folder another live nlayer process is working in (its lock is held)."""
 
+    def __str__(self) -> str:
+        return f"{self.filename}: {self.strerror}"
+
 
 # -- writing -------------------------------------------------------------------
 
