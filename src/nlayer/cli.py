@@ -1348,7 +1348,12 @@ def predict(
     else:
         with atomic_writer(out_file) as f:
             rows = run(f)
-        err.print(f"wrote {rows} predictions to {out_file}")
+        through = (
+            f" (a link: written into {out_file.resolve()})"
+            if out_file.is_symlink()
+            else ""
+        )
+        err.print(f"wrote {rows} predictions to {out_file}{through}")
     _warn_unseen(unseen, data)
 
 
