@@ -38,7 +38,12 @@ def test_softmax_backward_is_the_jacobian_product():
         a.derivative(Zs)
 
 
-@pytest.mark.parametrize("name", list(ACTIVATIONS))
+# exp grows without bound by design (e^1000 is not a number): an overflow there
+# is the divergence guard's to report, tested in test_faults.py
+BOUNDED = [name for name in ACTIVATIONS if name != "exp"]
+
+
+@pytest.mark.parametrize("name", BOUNDED)
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_stable_for_large_inputs_and_dtype_kept(name, dtype):
     a = get_activation(name)

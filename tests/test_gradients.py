@@ -8,9 +8,11 @@ from hypothesis import strategies as st
 
 import nlayer
 from nlayer.activations import ACTIVATIONS, ELU, LeakyReLU
-from nlayer.losses import LOSSES
+from nlayer.losses import LOSSES, get_loss
 
-HIDDEN = [name for name in ACTIVATIONS if name != "softmax"]
+# output activations: softmax mixes units, exp grows without bound when stacked
+OUTPUT_ONLY = ("softmax", "exp")
+HIDDEN = [name for name in ACTIVATIONS if name not in OUTPUT_ONLY]
 ALL_ACTS = [*ACTIVATIONS, LeakyReLU(alpha=0.2), ELU(alpha=0.5)]
 REGRESSION = ["mse", "mae", "huber"]
 
@@ -20,6 +22,8 @@ def targets(loss, m, n, rng):
         return np.eye(n)[rng.integers(0, n, m)]
     if loss == "binary_cross_entropy":
         return rng.integers(0, 2, (m, n)).astype(float)
+    if loss == "poisson":
+        return rng.poisson(2.0, (m, n)).astype(float)
     return rng.normal(size=(m, n))
 
 
@@ -33,10 +37,9 @@ def jitter_biases(net, rng):
 def problem(act, loss, seed):
     """A 3-layer net using ``act`` wherever the loss allows, with data."""
     rng = np.random.default_rng(seed)
-    hidden = "tanh" if act == "softmax" else act
-    output = {"cross_entropy": "softmax", "binary_cross_entropy": "sigmoid"}.get(
-        loss, act
-    )
+    hidden = "tanh" if act in OUTPUT_ONLY else act
+    # a fused loss picks its own output layer (the registry says which)
+    output = get_loss(loss).fused_with or act
     n = [int(k) for k in rng.integers(1, 6, 4)]
     if output == "softmax":
         n[-1] = max(n[-1], 2)
@@ -64,13 +67,10 @@ def test_random_architectures(sizes, data):
     L = len(sizes) - 1
     loss = data.draw(st.sampled_from(list(LOSSES)))
     acts = [data.draw(st.sampled_from(HIDDEN)) for _ in range(L - 1)]
-    if loss == "cross_entropy":
+    fused = get_loss(loss).fused_with  # a fused loss brings its output layer
+    acts.append(fused or data.draw(st.sampled_from(HIDDEN)))
+    if fused == "softmax":
         sizes[-1] = max(sizes[-1], 2)
-        acts.append("softmax")
-    elif loss == "binary_cross_entropy":
-        acts.append("sigmoid")
-    else:
-        acts.append(data.draw(st.sampled_from(HIDDEN)))
     seed = data.draw(st.integers(0, 2**16))
     rng = np.random.default_rng(seed)
     net = nlayer.Network(sizes, acts, loss=loss, seed=seed)

@@ -164,7 +164,7 @@ def registered(registry_fn, registry, name, factory):
 
 BUILTIN_ACTIVATIONS = sorted(ACTIVATIONS)
 BUILTIN_LOSSES = sorted(LOSSES)
-OUTPUT_FOR_LOSS = {"cross_entropy": "softmax", "binary_cross_entropy": "sigmoid"}
+OUTPUT_FOR_LOSS = {n: f().fused_with for n, f in LOSSES.items() if f().fused_with}
 
 
 def activation_case(act):
@@ -172,6 +172,8 @@ def activation_case(act):
     name = act if isinstance(act, str) else act.name
     if name == "softmax":  # output layer only, and not over a single unit
         return [3, 5, 4], ["tanh", "softmax"], "cross_entropy"
+    if name == "exp":  # unbounded: on the output, with the loss it fuses with
+        return [3, 5, 4], ["tanh", "exp"], "poisson"
     return [3, 5, 4, 2], [act, act, act], "mse"
 
 

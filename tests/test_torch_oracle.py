@@ -36,6 +36,7 @@ TORCH_ACTIVATIONS = {
     "silu": lambda act, Z: F.silu(Z),
     # log(1 + eᶻ); torch switches to z above `threshold`, so put it out of reach
     "softplus": lambda act, Z: F.softplus(Z, threshold=1000.0),
+    "exp": lambda act, Z: torch.exp(Z),
 }
 
 # L(Z_L, Ŷ, Y): a sum over the outputs and a mean over the m samples.
@@ -52,9 +53,15 @@ TORCH_LOSSES = {
     "binary_cross_entropy": lambda Z, Yh, Y: (
         F.binary_cross_entropy_with_logits(Z, Y, reduction="sum") / len(Y)
     ),
+    # Σ [Y log(Y / Ŷ) − Y + Ŷ] / m with Ŷ = exp(Z_L): half the Poisson deviance
+    "poisson": lambda Z, Yh, Y: (
+        (torch.xlogy(Y, Y) - Y * Z - Y + torch.exp(Z)).sum() / len(Y)
+    ),
 }
 
-HIDDEN = [name for name in ACTIVATIONS if name != "softmax"]
+# output activations: softmax mixes units, exp grows without bound when stacked
+OUTPUT_ONLY = ("softmax", "exp")
+HIDDEN = [name for name in ACTIVATIONS if name not in OUTPUT_ONLY]
 ALL_ACTIVATIONS = [*ACTIVATIONS, LeakyReLU(alpha=0.2), ELU(alpha=0.5)]
 
 # float64: both sides round differently only in the last bits, so 1e-9 relative
@@ -107,6 +114,8 @@ def targets(kind, m, n, rng):
         return rng.integers(0, 2, (m, n)).astype(float)
     if kind == "soft_binary":  # probabilities in [0, 1]
         return rng.random((m, n))
+    if kind == "counts":  # Poisson targets
+        return rng.poisson(2.0, (m, n)).astype(float)
     raise AssertionError(kind)
 
 
@@ -140,8 +149,8 @@ def test_the_oracle_covers_every_builtin_activation_and_loss():
 def test_every_activation_matches_autograd(act, seed):
     """``act`` on every hidden layer and on the output (loss mse); softmax, which
     the network only allows on the output, gets tanh hidden layers."""
-    softmax = act == "softmax"
-    net, X, Y = random_problem(seed, "tanh" if softmax else act, act, "mse", "normal")
+    hidden = "tanh" if act in OUTPUT_ONLY else act
+    net, X, Y = random_problem(seed, hidden, act, "mse", "normal")
     assert_matches_torch(net, X, Y)
 
 
@@ -158,6 +167,7 @@ OUTPUT_CASES = [
     ("softmax", "cross_entropy", "soft_rows"),
     ("sigmoid", "binary_cross_entropy", "binary"),
     ("sigmoid", "binary_cross_entropy", "soft_binary"),
+    ("exp", "poisson", "counts"),
 ]
 
 

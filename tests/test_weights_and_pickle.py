@@ -12,9 +12,7 @@ rng = np.random.default_rng(0)
 
 
 def problem(loss="mse"):
-    out = {"cross_entropy": "softmax", "binary_cross_entropy": "sigmoid"}.get(
-        loss, "linear"
-    )
+    out = nlayer.losses.get_loss(loss).fused_with or "linear"
     net = nlayer.Network([3, 5, 4, 2], ["tanh", "elu", out], loss=loss, seed=1)
     for b in net.biases:
         b[...] = rng.normal(scale=0.3, size=b.shape)
@@ -22,6 +20,7 @@ def problem(loss="mse"):
     Y = {
         "cross_entropy": np.eye(2)[rng.integers(0, 2, 7)],
         "binary_cross_entropy": rng.integers(0, 2, (7, 2)).astype(float),
+        "poisson": rng.poisson(2.0, (7, 2)).astype(float),
     }.get(loss, rng.normal(size=(7, 2)))
     return net, X, Y
 

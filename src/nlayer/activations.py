@@ -296,6 +296,22 @@ class Softplus(Activation):
         return _sigmoid(z)
 
 
+@dataclass(frozen=True, repr=False)
+class Exp(Activation):
+    """σ(z) = e^z,  σ′ = h: a positive output (counts, with the Poisson loss)."""
+
+    name: ClassVar[str] = "exp"
+
+    def forward(self, z: Array) -> Array:
+        return np.exp(z)
+
+    def derivative(self, z: Array, h: Array | None = None) -> Array:
+        return np.exp(z) if h is None else h
+
+    def forward_into(self, z: Array, out: Array) -> Array:
+        return np.exp(z, out=out)
+
+
 ACTIVATIONS: dict[str, Callable[[], Activation]] = {
     "sigmoid": Sigmoid,
     "tanh": Tanh,
@@ -307,6 +323,7 @@ ACTIVATIONS: dict[str, Callable[[], Activation]] = {
     "gelu": GELU,
     "silu": SiLU,
     "softplus": Softplus,
+    "exp": Exp,
 }
 
 

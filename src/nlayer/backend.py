@@ -54,6 +54,50 @@ def _from_frame(A: Any, name: str) -> Any:
     return np.column_stack(columns) if columns else np.empty((len(frame), 0))
 
 
+def is_sparse(A: Any) -> bool:
+    """A SciPy sparse matrix or array (checked without importing SciPy)."""
+    return hasattr(A, "tocsr") and hasattr(A, "nnz")
+
+
+def n_rows(A: Any) -> int:
+    """The number of rows of a dense or sparse 2-D array."""
+    return int(A.shape[0])
+
+
+def take_rows(A: Any, rows: Any, out: Any = None) -> Any:
+    """The rows ``rows`` of A: into ``out`` for a dense array (no new array),
+    as a new CSR matrix for a sparse one."""
+    if is_sparse(A):
+        return A[rows]
+    return A.take(rows, axis=0, out=out)
+
+
+def nbytes(A: Any) -> int:
+    """The bytes an array holds (a sparse matrix: its data and indices)."""
+    if is_sparse(A):
+        return int(A.data.nbytes + A.indices.nbytes + A.indptr.nbytes)
+    return int(A.nbytes)
+
+
+def _sparse_matrix(A: Any, name: str, dtype: np.dtype) -> Any:
+    """A sparse ``A`` as a finite CSR matrix of ``dtype`` (the float policy of
+    :func:`as_matrix`: integers are converted, the other float precision refused)."""
+    A = A.tocsr()
+    if A.ndim != 2 or 0 in A.shape:
+        raise ValueError(f"{name} must be a non-empty 2-D matrix, got shape {A.shape}")
+    if A.dtype.kind not in "biuf":
+        raise ValueError(f"{name} must hold real numbers, got dtype {A.dtype}")
+    if A.dtype.kind == "f" and A.dtype != dtype:
+        raise ValueError(
+            f"{name} is {A.dtype} but the network computes in {dtype}; convert it "
+            f"with {name}.astype('{dtype}')"
+        )
+    A = A.astype(dtype, copy=False)
+    if not np.isfinite(A.data).all():
+        raise ValueError(f"{name} contains NaN or infinity among its stored values")
+    return A
+
+
 def as_matrix(A: Any, name: str, dtype: np.dtype) -> np.ndarray:
     """``A`` as a finite 2-D array of ``dtype``, or a ValueError saying what is wrong.
 
@@ -65,6 +109,8 @@ def as_matrix(A: Any, name: str, dtype: np.dtype) -> np.ndarray:
     """
     if A is None:
         raise ValueError(f"{name} is missing (got None)")
+    if is_sparse(A):
+        return _sparse_matrix(A, name, dtype)
     if isinstance(A, np.ma.MaskedArray):
         raise ValueError(
             f"{name} is a masked array, whose mask nlayer would ignore; pass "

@@ -25,20 +25,26 @@ from .network import Network
 
 
 def numeric_gradient(
-    net: Network, X: Any, Y: Any, eps: float = 1e-5, indices: Any = None
+    net: Network,
+    X: Any,
+    Y: Any,
+    eps: float = 1e-5,
+    indices: Any = None,
+    masks: Any = None,
 ) -> np.ndarray:
     """∂L/∂θ by central differences, a flat array laid out like ``net.params``;
-    with ``indices``, only those entries (the others are NaN)."""
+    with ``indices``, only those entries (the others are NaN); with dropout
+    ``masks``, of the network they thin out (the same masks every pass)."""
     X, Y = net.check_XY(X, Y)
     theta = net.params
     grad = np.full_like(theta, np.nan)
     for i in range(theta.size) if indices is None else indices:
         saved = theta[i]
         theta[i] = saved + eps
-        Z, H = net.forward_pass(X)
+        Z, H = net.forward_pass(X, masks)
         up = net.loss_from(Z, H, Y)
         theta[i] = saved - eps
-        Z, H = net.forward_pass(X)
+        Z, H = net.forward_pass(X, masks)
         down = net.loss_from(Z, H, Y)
         theta[i] = saved
         grad[i] = (up - down) / (2 * eps)
@@ -72,6 +78,7 @@ def gradcheck_layers(
     eps: float = 1e-5,
     samples: int | None = None,
     seed: int = 0,
+    masks: Any = None,
 ) -> list[dict[str, Any]]:
     """Per layer: ``{"layer": l, "W": error, "b": error, "W_checked": k,
     "W_size": n, "b_checked", "b_size"}`` (layers counted from 1).
@@ -79,6 +86,8 @@ def gradcheck_layers(
     ``samples``: check at most this many entries of each W and b, drawn at
     random with ``seed`` (two forward passes per entry: a layer of 10⁶ weights
     would otherwise take minutes); the report says how many were checked.
+    ``masks``: dropout masks (:meth:`~nlayer.Network.dropout_masks`), held
+    fixed, so that a network with dropout is checked too.
     """
     net64 = net.copy(dtype="float64")
     X = np.asarray(X)
@@ -87,11 +96,13 @@ def gradcheck_layers(
         X = X.astype(np.float64)
     if Y.dtype.kind == "f":
         Y = Y.astype(np.float64)
-    dW, db = net64.gradients(X, Y)
+    if masks is not None:
+        masks = [None if M is None else np.asarray(M, np.float64) for M in masks]
+    dW, db = net64.gradients(X, Y, masks=masks)
     picked = _picked(net64, samples, seed)
-    numeric = numeric_gradient(net64, X, Y, eps, np.concatenate(picked))
+    numeric = numeric_gradient(net64, X, Y, eps, np.concatenate(picked), masks)
     analytic = np.concatenate([*(W.ravel() for W in dW), *db])
-    floor = 1e-4 * abs(net64.loss(X, Y))
+    floor = 1e-4 * abs(net64.loss(X, Y, masks=masks))
     L = net.n_layers
     errors = [_relative_error(analytic[i], numeric[i], floor) for i in picked]
     return [
@@ -109,8 +120,13 @@ def gradcheck_layers(
 
 
 def gradcheck(
-    net: Network, X: Any, Y: Any, eps: float = 1e-5, samples: int | None = None
+    net: Network,
+    X: Any,
+    Y: Any,
+    eps: float = 1e-5,
+    samples: int | None = None,
+    masks: Any = None,
 ) -> float:
     """The largest relative error over all layers' W and b (see the module doc)."""
-    report = gradcheck_layers(net, X, Y, eps, samples)
+    report = gradcheck_layers(net, X, Y, eps, samples, masks=masks)
     return max(max(r["W"], r["b"]) for r in report)

@@ -207,12 +207,47 @@ class BinaryCrossEntropy(Loss):
         _check_probabilities(self, Y)
 
 
+@dataclass(frozen=True, repr=False)
+class Poisson(Loss):
+    """Half the Poisson deviance, for counts, with Ŷ = exp(Z):
+    L = (1/m)·Σᵢ Σⱼ [y log(y/ŷ) − y + ŷ]; fused dZ = Ŷ − Y."""
+
+    name: ClassVar[str] = "poisson"
+    fused_with: ClassVar[str | None] = "exp"
+
+    def samples(self, Y_hat: Array, Y: Array) -> Array:
+        return (_xlogy(Y, Y) - Y * _log(Y_hat) - Y + Y_hat).sum(axis=1)
+
+    def samples_from_logits(self, Z: Array, Y: Array) -> Array:
+        """ℓᵢ from Z, log ŷ = z exactly: no log of a rounded-to-zero ŷ."""
+        return (_xlogy(Y, Y) - Y * Z - Y + np.exp(Z)).sum(axis=1)
+
+    def gradient(self, Y_hat: Array, Y: Array) -> Array:
+        return 1 - Y / np.maximum(Y_hat, np.finfo(Y_hat.dtype).tiny)
+
+    def fused_delta(self, Y_hat: Array, Y: Array, out: Array | None = None) -> Array:
+        """Math: m·∂L/∂Z_L = Ŷ − Y (exp and the Poisson deviance together)."""
+        return np.subtract(Y_hat, Y, out=out)
+
+    def check_targets(self, Y: Array) -> None:
+        if Y.min() < 0:
+            raise ValueError(
+                f"poisson targets are counts, never negative; Y holds {Y.min():.6g}"
+            )
+
+
+def _xlogy(x: Array, y: Array) -> Array:
+    """x·log y, 0 where x = 0 (the limit)."""
+    return np.where(x > 0, x * _log(np.where(x > 0, y, 1)), 0)
+
+
 LOSSES: dict[str, Callable[[], Loss]] = {
     "mse": MSE,
     "mae": MAE,
     "huber": Huber,
     "cross_entropy": CrossEntropy,
     "binary_cross_entropy": BinaryCrossEntropy,
+    "poisson": Poisson,
 }
 
 

@@ -23,7 +23,15 @@ import numpy as np
 
 from .activations import Activation, check_activation, get_activation
 from .activations import is_builtin as is_builtin_activation
-from .backend import as_dtype, as_matrix, as_weights, check_memory, namespace
+from .backend import (
+    as_dtype,
+    as_matrix,
+    as_weights,
+    check_memory,
+    is_sparse,
+    n_rows,
+    namespace,
+)
 from .initializers import Initializer, initial_weights
 from .losses import Loss, check_loss, get_loss
 from .losses import is_builtin as is_builtin_loss
@@ -104,6 +112,10 @@ class Network:
             randomness: initial weights and the shuffling in ``fit``.
         dtype: ``"float64"`` or ``"float32"``, the dtype of every computation.
         check: check custom activations and losses against finite differences.
+        dropout: the rate at which training drops each hidden layer's units
+            (inverted dropout: the kept ones are scaled by 1/(1 − rate)); one
+            rate for every hidden layer or one per hidden layer. Prediction
+            uses every unit.
     """
 
     def __init__(
@@ -116,6 +128,7 @@ class Network:
         seed: int | np.random.Generator | None = None,
         dtype: Any = "float64",
         check: bool = True,
+        dropout: float | Sequence[float] | None = None,
     ) -> None:
         sizes = _check_sizes(layer_sizes)
         L = len(sizes) - 1
@@ -141,6 +154,7 @@ class Network:
             sizes, acts, get_loss(loss), as_dtype(dtype), np.random.default_rng(seed)
         )
         self._check_structure(check)
+        self.dropout = _check_dropout(dropout, L - 1)
 
         inits: list[Any] = (
             list(init)
@@ -279,9 +293,9 @@ class Network:
                 f"the output layer (layer {self.n_layers}) has {n_out} units, "
                 f"got Y with {Y.shape[1]} columns (shape {Y.shape})"
             )
-        if len(X) != len(Y):
+        if n_rows(X) != len(Y):
             raise ValueError(
-                f"X has {len(X)} rows but Y has {len(Y)}; "
+                f"X has {n_rows(X)} rows but Y has {len(Y)}; "
                 "they must hold the same samples"
             )
         self.loss_function.check_targets(Y)
@@ -302,26 +316,57 @@ class Network:
         """
         X = self.check_X(X)
         if work is not None:
-            work = work.head(len(X))
+            work = work.head(n_rows(X))
         return self._forward_pass(X, work)[1][-1]
 
-    def forward_pass(self, X: Any) -> tuple[list[Array], list[Array]]:
+    def forward_pass(
+        self, X: Any, masks: list[Array | None] | None = None
+    ) -> tuple[list[Array], list[Array]]:
         """(Z, H) of every layer: ``Z[l]`` is Z⁽ˡ⁺¹⁾, shape (m, n_{l+1});
-        ``H[l]`` is H⁽ˡ⁾, shape (m, n_l), with H[0] = X."""
-        return self._forward_pass(self.check_X(X))
+        ``H[l]`` is H⁽ˡ⁾, shape (m, n_l), with H[0] = X. With dropout
+        ``masks`` (see :meth:`dropout_masks`), a hidden H⁽ˡ⁾ is the dropped-out
+        σ(Z⁽ˡ⁾) ⊙ M⁽ˡ⁾ that the next layer sees."""
+        return self._forward_pass(self.check_X(X), masks=masks)
 
     def _forward_pass(
-        self, X: Array, work: Workspace | None = None
+        self,
+        X: Array,
+        work: Workspace | None = None,
+        masks: list[Array | None] | None = None,
     ) -> tuple[list[Array], list[Array]]:
         Z: list[Array] = []
         H: list[Array] = [X]
         for l, (W, b, act) in enumerate(self._layers):
-            Z_l = np.matmul(H[l], W, out=None if work is None else work.Z[l])
+            if l == 0 and is_sparse(X):  # a sparse first layer: SciPy's product
+                Z_l = np.asarray(X @ W)
+            else:
+                Z_l = np.matmul(H[l], W, out=None if work is None else work.Z[l])
             Z_l += b  # Z = H_prev W + b, the bias added in place
             H_l = act.forward(Z_l) if work is None else act.forward_into(Z_l, work.H[l])
+            if masks is not None and l < len(masks) and masks[l] is not None:
+                H_l = H_l * masks[l]  # dropout: D = σ(Z) ⊙ M, M = 0 or 1/(1 − p)
             Z.append(Z_l)
             H.append(H_l)  # H = σ(Z)
         return Z, H
+
+    def dropout_masks(
+        self, m: int, rng: np.random.Generator | None = None
+    ) -> list[Array | None] | None:
+        """One inverted-dropout mask (m, n_l) per hidden layer: each entry 0
+        with probability p, else 1/(1 − p); None for a layer without dropout,
+        and None altogether for a network without any. Drawn from ``rng``
+        (default: the network's own, as training draws them)."""
+        if not any(self.dropout):
+            return None
+        rng = self.rng if rng is None else rng
+        masks: list[Array | None] = []
+        for p, n in zip(self.dropout, self.layer_sizes[1:-1], strict=True):
+            if not p:
+                masks.append(None)
+                continue
+            keep = rng.random((m, n)) >= p
+            masks.append(keep.astype(self.dtype) * self.dtype.type(1 / (1 - p)))
+        return masks
 
     def backward(
         self,
@@ -330,6 +375,7 @@ class Network:
         Y: Any,
         out: Array | None = None,
         sample_weight: Array | None = None,
+        masks: list[Array | None] | None = None,
     ) -> tuple[LayerArrays, LayerArrays]:
         """(dW, db) from a forward pass's Z, H and the targets Y (m, n_L).
 
@@ -341,11 +387,13 @@ class Network:
 
         Writes into ``out`` (a flat buffer laid out like ``params``) when given.
         With ``sample_weight`` (m,), the output delta's rows are scaled by
-        wᵢ·m/Σw: the gradient of the weighted mean loss Σ wᵢℓᵢ / Σ w.
+        wᵢ·m/Σw: the gradient of the weighted mean loss Σ wᵢℓᵢ / Σ w. With
+        the dropout ``masks`` of the forward pass, dH of a hidden layer is
+        multiplied by its mask before σ′ (the chain rule through D = σ(Z) ⊙ M).
         """
         out = namespace(self.params).empty_like(self.params) if out is None else out
         dW, db = self.split(out)
-        self._backward(Z, H, Y, dW, db, sample_weight)
+        self._backward(Z, H, Y, dW, db, sample_weight, masks=masks)
         return dW, db
 
     def _backward(
@@ -357,6 +405,7 @@ class Network:
         db: Sequence[Array],
         sample_weight: Array | None = None,
         work: Workspace | None = None,
+        masks: list[Array | None] | None = None,
     ) -> None:
         loss, L, acts = self.loss_function, self.n_layers, self.activations
         if loss.fused_with is not None:
@@ -373,31 +422,51 @@ class Network:
         # reduction, and the same in fit() as in gradients()
         ones = np.ones(len(Y), dtype=self.dtype) if work is None else work.ones
         for l in range(L - 1, -1, -1):
-            np.matmul(H[l].T, dZ, out=dW[l])  # dW = H_prevᵀ dZ  (1/m is in dZ)
+            if l == 0 and is_sparse(H[0]):
+                dW[0][...] = H[0].T @ dZ  # a sparse first layer: SciPy's product
+            else:
+                np.matmul(H[l].T, dZ, out=dW[l])  # dW = H_prevᵀ dZ  (1/m is in dZ)
             np.matmul(ones, dZ, out=db[l])  # db = Σ_rows dZ = 1ᵀdZ
             if l > 0:
                 out = None if work is None else work.dH[l - 1]
                 dH = np.matmul(dZ, self._weights[l].T, out=out)  # dH_prev = dZ Wᵀ
-                dZ = acts[l - 1].backward_into(dH, Z[l - 1], H[l])  # dH ⊙ σ′(Z)
+                mask = None if masks is None else masks[l - 1]
+                if mask is None:
+                    dZ = acts[l - 1].backward_into(dH, Z[l - 1], H[l])  # dH ⊙ σ′(Z)
+                else:  # H holds σ(Z) ⊙ M: σ′ from Z alone, dH through the mask
+                    dH *= mask
+                    dZ = dH * acts[l - 1].derivative(Z[l - 1])
 
     def gradients(
-        self, X: Any, Y: Any, sample_weight: Any = None
+        self,
+        X: Any,
+        Y: Any,
+        sample_weight: Any = None,
+        masks: list[Array | None] | None = None,
     ) -> tuple[LayerArrays, LayerArrays]:
-        """(dWs, dbs): ∂L/∂W⁽ˡ⁾ and ∂L/∂b⁽ˡ⁾ shaped like ``weights`` and ``biases``.
+        """(dWs, dbs): ∂L/∂W⁽ˡ⁾ and ∂L/∂b⁽ˡ⁾ shaped like ``weights`` and ``biases``;
+        with dropout ``masks``, of the network those masks thin out.
 
         Changes no weight. The arrays are fresh views of one flat buffer.
         """
         X, Y = self.check_XY(X, Y)
-        w = self.check_weights(sample_weight, len(X))
-        Z, H = self._forward_pass(X)
-        return self.backward(Z, H, Y, sample_weight=w)
+        w = self.check_weights(sample_weight, n_rows(X))
+        Z, H = self._forward_pass(X, masks=masks)
+        return self.backward(Z, H, Y, sample_weight=w, masks=masks)
 
-    def loss(self, X: Any, Y: Any, sample_weight: Any = None) -> float:
+    def loss(
+        self,
+        X: Any,
+        Y: Any,
+        sample_weight: Any = None,
+        masks: list[Array | None] | None = None,
+    ) -> float:
         """L(Ŷ, Y) for X (m, n_0) and Y (m, n_L), a float; with ``sample_weight``
-        (m,), the weighted mean Σ wᵢℓᵢ / Σ w."""
+        (m,), the weighted mean Σ wᵢℓᵢ / Σ w; with dropout ``masks``, of the
+        thinned network."""
         X, Y = self.check_XY(X, Y)
-        w = self.check_weights(sample_weight, len(X))
-        Z, H = self._forward_pass(X)
+        w = self.check_weights(sample_weight, n_rows(X))
+        Z, H = self._forward_pass(X, masks=masks)
         return self._loss_value(Z[-1], H[-1], Y, w)
 
     def loss_from(
@@ -462,6 +531,8 @@ class Network:
                 "params": self.loss_function.params(),
             },
             "dtype": self.dtype.name,
+            # only a network that drops units says so: older checkpoints match
+            **({"dropout": list(self.dropout)} if any(self.dropout) else {}),
         }
 
     def __getstate__(self) -> dict[str, Any]:
@@ -475,6 +546,8 @@ class Network:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
+        # a network pickled before dropout existed drops nothing
+        self.__dict__.setdefault("dropout", (0.0,) * (len(self.layer_sizes) - 2))
         self._make_views()
 
     def copy(self, dtype: Any = None) -> Network:
@@ -491,6 +564,7 @@ class Network:
             _copy.deepcopy(self.rng),
             self.params.astype(dt, copy=True),
         )
+        new.dropout = self.dropout
         return new
 
     def summary(self, batch_size: int = 1) -> str:
@@ -623,3 +697,21 @@ def template(
             f"parameters: {params}  total: {sum(per_layer):,}",
         ]
     )
+
+
+def _check_dropout(dropout: Any, n_hidden: int) -> tuple[float, ...]:
+    """Dropout rates, one per hidden layer, each in [0, 1)."""
+    if dropout is None:
+        return (0.0,) * n_hidden
+    rates = [dropout] * n_hidden if isinstance(dropout, (int, float)) else list(dropout)
+    if len(rates) != n_hidden:
+        raise ValueError(
+            f"dropout needs one rate or one per hidden layer ({n_hidden}), got "
+            f"{len(rates)}"
+        )
+    for l, p in enumerate(rates, start=1):
+        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p < 1:
+            raise ValueError(
+                f"dropout of hidden layer {l} must be in [0, 1), got {p!r}"
+            )
+    return tuple(float(p) for p in rates)

@@ -261,10 +261,17 @@ def clip_by_global_norm(grads: Array, max_norm: float) -> float:
 
 
 class Schedule:
+    """The learning rate for an epoch: ``schedule(lr0, epoch, epochs)``."""
+
     name: ClassVar[str] = "schedule"
 
     def __call__(self, lr0: float, epoch: int, epochs: int) -> float:
         raise NotImplementedError
+
+    def rate(self, lr0: float, epoch: int, epochs: int, history: Any = None) -> float:
+        """What the training loop asks for: the rate of ``epoch``, given the
+        history of the epochs before it (most schedules need only the epoch)."""
+        return self(lr0, epoch, epochs)
 
 
 @dataclass(frozen=True)
@@ -343,12 +350,58 @@ class InverseScaling(Schedule):
         return lr0 / (epoch + 1) ** self.power
 
 
+@dataclass(frozen=True)
+class ReduceOnPlateau(Schedule):
+    """α times ``factor`` each time the monitored loss (the validation loss if
+    there is one, else the training loss) has not improved by ``min_delta``
+    for ``patience`` epochs; never below ``min_lr``.
+
+    The rate follows from the history alone, replayed epoch by epoch, so a
+    resumed run continues exactly where it stopped.
+    """
+
+    factor: float = 0.1
+    patience: int = 10
+    min_delta: float = 0.0
+    min_lr: float = 0.0
+    name: ClassVar[str] = "plateau"
+
+    def __post_init__(self) -> None:
+        _check_number(self.name, "factor", self.factor, 0, 1, lo_open=True)
+        if (
+            isinstance(self.patience, bool)
+            or not isinstance(self.patience, int)
+            or self.patience < 1
+        ):
+            raise ValueError(
+                f"plateau: patience must be a positive integer, got {self.patience!r}"
+            )
+        _check_number(self.name, "min_delta", self.min_delta, 0, math.inf)
+        _check_number(self.name, "min_lr", self.min_lr, 0, math.inf)
+
+    def __call__(self, lr0: float, epoch: int, epochs: int) -> float:
+        return lr0  # without a history: nothing has plateaued yet
+
+    def rate(self, lr0: float, epoch: int, epochs: int, history: Any = None) -> float:
+        monitored = [] if history is None else (history.val_loss or history.loss)
+        best, waited, lr = math.inf, 0, lr0
+        for value in monitored[:epoch]:
+            if value < best - self.min_delta:
+                best, waited = value, 0
+            else:
+                waited += 1
+                if waited >= self.patience:
+                    lr, waited = lr * self.factor, 0
+        return max(lr, self.min_lr)
+
+
 SCHEDULES: dict[str, Callable[[], Schedule]] = {
     "constant": Constant,
     "step": StepDecay,
     "exponential": ExponentialDecay,
     "cosine": CosineDecay,
     "inverse_scaling": InverseScaling,
+    "plateau": ReduceOnPlateau,
 }
 
 

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from . import checkpoints
-from .backend import check_memory, namespace
+from .backend import check_memory, n_rows, namespace, nbytes, take_rows
 from .metrics import accuracy, multilabel_accuracy, r2
 from .network import Network, Workspace
 from .optimizers import Optimizer, clip_by_global_norm, get_optimizer, get_schedule
@@ -217,7 +217,7 @@ def _validation_split(
         try:
             Xv, Yv = net.check_XY(*validation_data[:2])
             wv = net.check_weights(
-                validation_data[2] if len(validation_data) == 3 else None, len(Xv)
+                validation_data[2] if len(validation_data) == 3 else None, n_rows(Xv)
             )
         except ValueError as e:
             raise ValueError(f"validation_data: {e}") from None
@@ -230,13 +230,13 @@ def _validation_split(
         or not (0 < fraction < 1)
     ):
         raise ValueError(f"validation_fraction must be in (0, 1), got {fraction!r}")
-    n_val = max(1, round(fraction * len(X)))
-    if n_val >= len(X):
+    m = n_rows(X)
+    n_val = max(1, round(fraction * m))
+    if n_val >= m:
         raise ValueError(
-            f"validation_fraction={fraction} of {len(X)} samples "
-            "leaves none to train on"
+            f"validation_fraction={fraction} of {m} samples leaves none to train on"
         )
-    order = net.rng.permutation(len(X))
+    order = net.rng.permutation(m)
     val, train = order[:n_val], order[n_val:]
     wt = None if w is None else w.take(train)
     wv = None if w is None else w.take(val)
@@ -245,10 +245,10 @@ def _validation_split(
             "sample_weight is zero on the whole training or validation part"
         )
     return (
-        X.take(train, axis=0),
+        take_rows(X, train),
         Y.take(train, axis=0),
         wt,
-        X.take(val, axis=0),
+        take_rows(X, val),
         Y.take(val, axis=0),
         wv,
     )
@@ -336,7 +336,7 @@ def fit(
     if resume and checkpoint_dir is None:
         raise ValueError("resume=True needs the checkpoint_dir to resume from")
     X, Y = net.check_XY(X, Y)
-    w = net.check_weights(sample_weight, len(X))
+    w = net.check_weights(sample_weight, n_rows(X))
     given = {
         "lr": lr,
         "momentum": momentum,
@@ -346,7 +346,7 @@ def fit(
     opt = get_optimizer(optimizer, **{k: v for k, v in given.items() if v is not None})
     check_memory(
         _memory_needed(net, opt, X, Y, batch_size, validation_fraction, early_stopping),
-        f"training {net!r} on {len(X):,} samples",
+        f"training {net!r} on {n_rows(X):,} samples",
     )
     sched = get_schedule(schedule)
     metric_name, metric_fn = _metric(net, metric)
@@ -402,7 +402,7 @@ def fit(
             waited, start = ck.waited, ck.epoch
             best_params = None if ck.best_params is None else ck.best_params.copy()
 
-        m, L = len(X), net.n_layers
+        m, L = n_rows(X), net.n_layers
         bs = m if batch_size is None else min(batch_size, m)
         # one full batch: order cannot change the sum, so keep X as it is (no copy)
         shuffle = shuffle and bs < m
@@ -418,6 +418,7 @@ def fit(
             net._loss_value,
         )
         full_batch = [(X, Y, w, workspaces[m])] if not shuffle and bs == m else None
+        dropout = any(net.dropout)  # masks drawn from net.rng, one set per step
 
         completed = net.params.copy()  # the weights after the last completed epoch
         # overflow is caught below as divergence, with a clear error: NumPy's own
@@ -427,7 +428,7 @@ def fit(
                 for epoch in range(start, epochs):
                     if history.stopped_early:
                         break  # a resumed run that had already stopped
-                    lr = sched(opt.lr, epoch, epochs)
+                    lr = sched.rate(opt.lr, epoch, epochs, history)
                     order = net.rng.permutation(m) if shuffle else None
                     total, squares, steps = 0.0, np.zeros(2 * L), 0
                     for Xb, Yb, wb, work in full_batch or _batches(
@@ -435,9 +436,10 @@ def fit(
                     ):
                         if wb is not None and not wb.sum() > 0:
                             continue  # every sample of this batch weighs nothing
-                        Z, H = forward(Xb, work)
+                        masks = net.dropout_masks(n_rows(Xb)) if dropout else None
+                        Z, H = forward(Xb, work, masks)
                         batch_loss = loss_value(Z[-1], H[-1], Yb, wb)
-                        backward(Z, H, Yb, dW, db, wb, work)
+                        backward(Z, H, Yb, dW, db, wb, work, masks)
                         step_squares = squared_norms()
                         if not (
                             math.isfinite(batch_loss)
@@ -457,7 +459,7 @@ def fit(
                                 clip_norm,
                             )
                         total += batch_loss * (
-                            len(Xb) if wb is None else float(wb.sum())
+                            n_rows(Xb) if wb is None else float(wb.sum())
                         )
                         squares += step_squares
                         steps += 1
@@ -548,13 +550,13 @@ def _memory_needed(
     and scratch, the batches' work buffers, a validation split's copy of the
     data and its forward pass."""
     size = net.dtype.itemsize
-    m, units = len(X), sum(net.layer_sizes[1:])
+    m, units = n_rows(X), sum(net.layer_sizes[1:])
     copies = 3 + int(early_stopping) + len(opt.state_keys)
     bs = m if batch_size is None else min(batch_size, m)
     work = 2 * bs * (3 * units + X.shape[1] + Y.shape[1] + 1)
     val = 0.0
     if validation_fraction:
-        val = X.nbytes + Y.nbytes + validation_fraction * m * 2 * units * size
+        val = nbytes(X) + Y.nbytes + validation_fraction * m * 2 * units * size
     return copies * net.n_params * size + work * size + val
 
 
@@ -582,7 +584,7 @@ def _batches(
     workspaces: dict[int, Workspace],
 ) -> Iterator[tuple[Array, Array, Array | None, Workspace]]:
     """(X_batch, Y_batch, w_batch, workspace) for each step of an epoch."""
-    m = len(X)
+    m = n_rows(X)
     for start in range(0, m, bs):
         work = workspaces[min(bs, m - start)]
         idx: Any
@@ -591,7 +593,7 @@ def _batches(
             yield X[idx], Y[idx], None if w is None else w[idx], work
         else:  # gather the batch's rows into the reused buffers: no new arrays
             idx = order[start : start + bs]
-            Xb = X.take(idx, axis=0, out=work.X)
+            Xb = take_rows(X, idx, out=work.X)
             Yb = Y.take(idx, axis=0, out=work.Y)
             yield Xb, Yb, None if w is None else w[idx], work
 
