@@ -218,11 +218,49 @@ class RMSprop(Optimizer):
         params -= tmp
 
 
+@dataclass
+class LBFGS(Optimizer):
+    """SciPy's L-BFGS-B over the whole training set, one iteration an epoch:
+    the quasi-Newton method that suits small data sets (scikit-learn's
+    ``solver="lbfgs"``), driving the flat parameter buffer directly.
+
+    ``tol``: stop when the largest gradient entry is below it (SciPy's gtol);
+    ``max_fun``: the most loss evaluations; ``weight_decay``: L2 on the
+    weights, λ/2·‖W‖² added to the loss. It chooses its own steps: ``lr`` is
+    unused. ``result`` holds SciPy's result after a fit.
+    """
+
+    lr: float = 1.0
+    tol: float = 1e-5
+    max_fun: int = 15000
+    result: Any = field(default=None, init=False, repr=False, compare=False)
+    name: ClassVar[str] = "lbfgs"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check_number(self.name, "tol", self.tol, 0, math.inf)
+        if (
+            isinstance(self.max_fun, bool)
+            or not isinstance(self.max_fun, int)
+            or self.max_fun < 1
+        ):
+            raise ValueError(
+                f"lbfgs: max_fun must be a positive integer, got {self.max_fun!r}"
+            )
+
+    def _update(self, params: Array, grads: Array, n_weights: int, lr: float) -> None:
+        raise TypeError(
+            "L-BFGS takes no single steps: it works on the whole training set, "
+            "through fit(..., optimizer='lbfgs')"
+        )
+
+
 OPTIMIZERS: dict[str, type[Optimizer]] = {
     "sgd": SGD,
     "adam": Adam,
     "adamw": AdamW,
     "rmsprop": RMSprop,
+    "lbfgs": LBFGS,
 }
 
 
@@ -236,7 +274,7 @@ def get_optimizer(spec: str | Optimizer, **kwargs: Any) -> Optimizer:
             )
         return spec
     cls = lookup(OPTIMIZERS, spec, "optimizer")
-    allowed = {f.name for f in fields(cls)} - {"t", "state", "_scratch"}
+    allowed = {f.name for f in fields(cls)} - {"t", "state", "_scratch", "result"}
     unknown = [k for k in kwargs if k not in allowed]
     if unknown:
         raise ValueError(

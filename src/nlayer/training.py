@@ -23,7 +23,13 @@ from . import checkpoints
 from .backend import check_memory, n_rows, namespace, nbytes, take_rows
 from .metrics import accuracy, multilabel_accuracy, r2
 from .network import Network, Workspace
-from .optimizers import Optimizer, clip_by_global_norm, get_optimizer, get_schedule
+from .optimizers import (
+    LBFGS,
+    Optimizer,
+    clip_by_global_norm,
+    get_optimizer,
+    get_schedule,
+)
 from .safefile import locked
 
 Array = Any
@@ -352,6 +358,34 @@ def fit(
     metric_name, metric_fn = _metric(net, metric)
     callbacks = list(callbacks)
     history = History(metric=metric_name)
+    if isinstance(opt, LBFGS):
+        given_options = {
+            "checkpoint_dir": checkpoint_dir,
+            "schedule": schedule,
+            "clip_norm": clip_norm,
+            "batch_size": batch_size,
+            "early_stopping": early_stopping or None,
+        }
+        for name, value in given_options.items():
+            if value is not None:
+                raise ValueError(
+                    f"optimizer 'lbfgs' works on the whole training set and takes "
+                    f"no {name}; use a stochastic optimizer for it"
+                )
+        every = max(1, epochs // 10) if verbose is True else int(verbose)
+        X, Y, w, Xv, Yv, wv = _validation_split(
+            net, X, Y, w, validation_data, validation_fraction
+        )
+        return _fit_lbfgs(
+            net,
+            opt,
+            (X, Y, w),
+            (Xv, Yv, wv),
+            epochs,
+            (metric_name, metric_fn),
+            callbacks,
+            every,
+        )
     best, best_params, waited, start = math.inf, None, 0, 0
 
     with contextlib.ExitStack() as stack:
@@ -534,6 +568,108 @@ def fit(
         if best_params is not None:
             net.params[...] = best_params
         return history
+
+
+def _fit_lbfgs(
+    net: Network,
+    opt: LBFGS,
+    train: tuple[Array, Array, Array | None],
+    validation: tuple[Array | None, Array | None, Array | None],
+    epochs: int,
+    metric: tuple[str | None, Callable[[Array, Array], float] | None],
+    callbacks: list[Callback],
+    every: int,
+) -> History:
+    """``epochs`` iterations of SciPy's L-BFGS-B on the whole training set.
+
+    The objective is the seeds' loss plus λ/2·‖W‖² (λ = ``opt.weight_decay``)
+    and its gradient, from one forward and one backward pass; a point where
+    either is not finite is reported to SciPy as an infinite loss, so that its
+    line search steps back. Each iteration is an epoch of the History.
+    """
+    try:
+        from scipy.optimize import minimize
+    except ImportError:  # pragma: no cover - depends on the installation
+        raise ImportError("optimizer='lbfgs' needs SciPy: pip install scipy") from None
+    X, Y, w = train
+    Xv, Yv, wv = validation
+    metric_name, metric_fn = metric
+    history = History(metric=metric_name)
+    grads = namespace(net.params).empty_like(net.params)
+    dW, db = net.split(grads)
+    L, nw, lam = net.n_layers, net.n_weights, opt.weight_decay
+    squared_norms = _squared_norms(grads, [*dW, *db])
+    last: dict[str, Any] = {}  # the latest finite evaluation
+
+    def objective(theta: Array) -> tuple[float, Array]:
+        net.params[...] = theta
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            Z, H = net._forward_pass(X)
+            data = net._loss_value(Z[-1], H[-1], Y, w)
+            net._backward(Z, H, Y, dW, db, w)
+            squares = squared_norms()
+            W = net.params[:nw]
+            value = data + 0.5 * lam * float(np.dot(W, W)) if lam else data
+            if lam:
+                grads[:nw] += lam * W  # ∂(λ/2·‖W‖²)/∂W = λW
+        if not (math.isfinite(value) and np.isfinite(grads).all()):
+            return math.inf, np.zeros_like(theta)
+        last.update(theta=theta.copy(), data=data, squares=squares.copy())
+        return value, grads.astype(np.float64)
+
+    def iteration(intermediate_result: Any) -> None:
+        x = intermediate_result.x
+        if "theta" not in last or not np.array_equal(last["theta"], x):
+            objective(x)
+        net.params[...] = x
+        epoch = history.epochs
+        squares = last["squares"]
+        logs: dict[str, Any] = {
+            "epoch": epoch,
+            "loss": last["data"],
+            "lr": 0.0,  # L-BFGS picks its steps by a line search
+            "grad_norms": np.sqrt(squares[:L] + squares[L:]).tolist(),
+        }
+        if Xv is not None:
+            Zv, Hv = net._forward_pass(Xv)
+            logs["val_loss"] = net._loss_value(Zv[-1], Hv[-1], Yv, wv)
+            if metric_fn is not None:
+                logs[f"val_{metric_name}"] = float(metric_fn(Hv[-1], Yv))
+        _record(history, logs, metric_name)
+        if every and ((epoch + 1) % every == 0 or epoch == 0):
+            _print_progress(epoch, epochs, logs)
+        stop = False
+        for callback in callbacks:
+            try:
+                callback(net, epoch, logs)
+            except StopTraining:
+                stop = True
+        if stop:
+            raise StopIteration  # SciPy ends the minimisation
+
+    start = net.params.astype(np.float64)
+    try:
+        result = minimize(
+            objective,
+            start,
+            jac=True,
+            method="L-BFGS-B",
+            callback=iteration,
+            options={"maxiter": epochs, "maxfun": opt.max_fun, "gtol": opt.tol},
+        )
+    except KeyboardInterrupt:
+        net.params[...] = last.get("theta", start)
+        raise TrainingInterrupted(history) from None
+    net.params[...] = result.x
+    if not (math.isfinite(result.fun) and np.isfinite(net.params).all()):
+        raise TrainingDiverged(
+            history, history.epochs, 0, math.inf, np.zeros(2 * L), 0.0, None
+        )
+    opt.result, opt.t = result, opt.t + int(result.nit)
+    monitored = history.val_loss or history.loss
+    if monitored:
+        history.best_epoch = int(np.argmin(monitored))
+    return history
 
 
 def _memory_needed(
