@@ -42,3 +42,18 @@ def test_tables_script_smoke():
     assert r.returncode == 0, r.stdout + r.stderr
     for case in ("pandas.read_csv", "nlayer predict", "nlayer read_table"):
         assert case in r.stdout
+
+
+def test_accuracy_script_smoke():
+    pytest.importorskip("sklearn")
+    r = subprocess.run(
+        [sys.executable, str(BENCH / "accuracy.py"), "--smoke", "--no-mnist1d"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "5-fold cross-validation" in r.stdout
+    for data in ("| iris |", "| digits |", "| diabetes |"):
+        assert data in r.stdout
+    assert "nlayer − scikit-learn" in r.stdout

@@ -213,7 +213,16 @@ def test_summary_and_gradcheck(tmp_path, tables):
 
 @pytest.mark.parametrize(
     "command",
-    [[], ["train"], ["predict"], ["evaluate"], ["summary"], ["gradcheck"], ["data"]],
+    [
+        [],
+        ["train"],
+        ["predict"],
+        ["evaluate"],
+        ["export"],
+        ["summary"],
+        ["gradcheck"],
+        ["data"],
+    ],
 )
 def test_help_everywhere_with_examples(tmp_path, command):
     r = nlayer_cmd(*command, "--help", cwd=tmp_path)
@@ -265,9 +274,46 @@ def test_bad_input_gets_one_line_and_a_non_zero_exit(tmp_path, tables):
         one_line_error(nlayer_cmd(*args, cwd=tmp_path, check_rc=None), fragment)
 
 
+def test_dropout_and_lbfgs_from_the_command_line(tmp_path, tables):
+    cls, _ = tables
+    r = nlayer_cmd(
+        "train", cls, "--target", "kind", "--layers", "16,8", "--dropout", "0.3,0.1",
+        "--epochs", "20", "--quiet", "--out", "drop", cwd=tmp_path,
+    )  # fmt: skip
+    net, _ = load_model(tmp_path / "drop" / "model.safetensors")
+    assert net.dropout == (0.3, 0.1)
+    run = json.loads((tmp_path / "drop" / "run.json").read_text())
+    assert run["network"]["dropout"] == [0.3, 0.1]
+    r = nlayer_cmd("summary", "drop/model.safetensors", cwd=tmp_path)
+    assert "H1 = relu(Z1) * M1" in r.stdout and "dH1 = (dZ2 @ W2.T) * M1" in r.stdout
+    r = nlayer_cmd("gradcheck", "drop/model.safetensors", cwd=tmp_path)
+    assert "dropout masks held fixed" in r.stdout and "passed" in r.stdout
+    r = nlayer_cmd(
+        "gradcheck", "--dataset", "iris", "--layers", "8,8", "--dropout", "0.5",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert "passed" in r.stdout
+    # L-BFGS works on the whole training set: no batches, no early stopping
+    nlayer_cmd(
+        "train", cls, "--target", "kind", "--optimizer", "lbfgs", "--epochs", "30",
+        "--quiet", "--out", "lbfgs", cwd=tmp_path,
+    )  # fmt: skip
+    run = json.loads((tmp_path / "lbfgs" / "run.json").read_text())
+    assert run["options"]["batch_size"] is None
+    assert run["options"]["early_stopping"] is False
+    assert run["status"] == "finished"
+
+
 def test_usage_errors_exit_2(tmp_path):
     r = nlayer_cmd("train", "--layers", "10,x", cwd=tmp_path, check_rc=2)
     assert "Invalid value for --layers" in r.stderr and "Traceback" not in r.stderr
+    for dropout, message in [
+        ("x", "expected rates in [0, 1) separated by commas"),
+        ("1.0", "dropout of hidden layer 1 must be in [0, 1), got 1.0"),
+        ("0.1,0.2,0.3", "dropout needs one rate or one per hidden layer (2), got 3"),
+    ]:
+        r = nlayer_cmd("train", "--dropout", dropout, cwd=tmp_path, check_rc=2)
+        assert f"Invalid value for --dropout: {message}" in r.stderr
     r = nlayer_cmd("train", "data.csv", cwd=tmp_path, check_rc=2)
     assert "DATA needs --target COLUMN" in r.stderr
 

@@ -46,6 +46,7 @@ LAZY = {
     "safefile": {"safetensors"},
     "tables": {"pyarrow"},
     "data": {"sklearn"},  # the built-in data sets
+    "training": {"scipy"},  # optimizer="lbfgs": SciPy's minimiser
 }
 STDLIB = set(sys.stdlib_module_names)
 
@@ -89,7 +90,8 @@ def test_import_nlayer_loads_no_heavy_dependency():
     code = (
         "import sys, nlayer; "
         "print(sorted({m.split('.')[0] for m in sys.modules} & "
-        "{'torch', 'sklearn', 'scipy', 'matplotlib', 'pandas', 'pyarrow'}))"
+        "{'torch', 'sklearn', 'scipy', 'matplotlib', 'pandas', 'pyarrow', "
+        "'onnx', 'skl2onnx', 'onnxruntime'}))"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True

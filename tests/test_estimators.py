@@ -441,28 +441,10 @@ def test_float32_input_trains_and_predicts_in_float32():
     assert reg.predict(X.astype(np.float32)).dtype == np.float32
 
 
-def test_top_level_names_and_the_benchmark_script_runs(tmp_path):
+def test_top_level_names():
+    # the accuracy benchmark's smoke run is in test_benchmarks.py
     assert nlayer.NLayerClassifier is NLayerClassifier
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    script = Path(__file__).parent.parent / "benchmarks" / "accuracy.py"
-    r = subprocess.run(
-        [
-            sys.executable,
-            str(script),
-            "--smoke",
-            "--no-torch",
-            "--data",
-            "digits",
-            "diabetes (R²)",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert r.returncode == 0, r.stderr
+    assert nlayer.NLayerRegressor is NLayerRegressor
 
 
 def test_warnings_are_scikit_learns():

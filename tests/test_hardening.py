@@ -489,13 +489,11 @@ def test_estimators_refuse_what_they_cannot_represent():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(50, 3))
     with pytest.raises(ValueError, match="y holds values too large to standardise"):
-        nlayer.NLayerRegressor(max_epochs=2).fit(X, rng.normal(size=50) * 1e200)
+        nlayer.NLayerRegressor(max_iter=2).fit(X, rng.normal(size=50) * 1e200)
     w = np.ones(50)
     w[3:5] = 1e308  # each finite, their sum not
     with pytest.raises(ValueError, match="sample_weight sums to more than the largest"):
-        nlayer.NLayerRegressor(max_epochs=2).fit(
-            X, rng.normal(size=50), sample_weight=w
-        )
+        nlayer.NLayerRegressor(max_iter=2).fit(X, rng.normal(size=50), sample_weight=w)
 
 
 # -- 8. sizes that cannot fit ----------------------------------------------------------
@@ -611,7 +609,7 @@ def test_ctrl_c_in_an_estimators_first_epoch_leaves_it_unfitted(monkeypatch):
         return real(self, *args, **kwargs)
 
     monkeypatch.setattr(network.Network, "_backward", interrupted)
-    clf = nlayer.NLayerClassifier(batch_size=20, max_epochs=5, random_state=0)
+    clf = nlayer.NLayerClassifier(batch_size=20, max_iter=5, random_state=0)
     calls["at"] = 3  # in the first epoch (10 steps)
     with pytest.raises(KeyboardInterrupt):
         clf.fit(X, y)

@@ -1761,3 +1761,19 @@ def test_zz_fuzz_ran(fuzz_dir):
     for name in ("bytes", "header", "container"):
         if name in FUZZ_COUNTS:  # absent when the test was deselected
             assert FUZZ_COUNTS[name] >= 100, FUZZ_COUNTS
+
+
+@pytest.mark.parametrize(
+    "dropout, match",
+    [
+        ([1.5, 0.0], r"dropout of hidden layer 1 must be in \[0, 1\)"),
+        ([0.1], r"one rate or one per hidden layer \(2\)"),
+        ("0.5", "dropout must be a list of rates"),
+        ([True, 0.0], "dropout must be a list of rates"),
+    ],
+)
+def test_a_bad_dropout_in_the_file_is_refused(tmp_path, dropout, match):
+    net = make_net([3, 4, 4, 1], ["tanh", "tanh", "linear"])
+    description, tensors = saved_parts(net)
+    description["dropout"] = dropout
+    expect_model_error(write_model(tmp_path / "m.nlt", description, tensors), match)

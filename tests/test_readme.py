@@ -11,7 +11,8 @@ README = (Path(__file__).parent.parent / "README.md").read_text()
 
 
 def test_readme_example_runs_and_its_numbers_are_real(capsys):
-    [code] = re.findall(r"```python\n(.*?)```", README, re.S)
+    use_it = README.split("## Use it", 1)[1].split("\n## ", 1)[0]
+    [code] = re.findall(r"```python\n(.*?)```", use_it, re.S)
     namespace = {}
     exec(compile(code, "README.md", "exec"), namespace)
     net, history = namespace["net"], namespace["history"]
@@ -23,6 +24,16 @@ def test_readme_example_runs_and_its_numbers_are_real(capsys):
     assert "dW1 = H0.T @ dZ1 / m" in capsys.readouterr().out
     fresh = nlayer.Network([2, 10, 8, 5, 1], ["relu", "tanh", "relu", "linear"], seed=0)
     assert nlayer.gradcheck(fresh, X, Y) < 1e-8  # the README shows 1.9e-10
+
+
+def test_the_drop_in_import_line_imports():
+    section = README.split("## In scikit-learn", 1)[1].split("\n## ", 1)[0]
+    [line] = re.findall(r"```python\n(.*?)```", section, re.S)
+    pytest.importorskip("sklearn")
+    namespace = {}
+    exec(line, namespace)
+    assert namespace["MLPClassifier"] is nlayer.NLayerClassifier
+    assert namespace["MLPRegressor"] is nlayer.NLayerRegressor
 
 
 def test_quick_start_has_exactly_two_commands():

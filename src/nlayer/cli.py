@@ -60,7 +60,7 @@ from .io import load, save
 from .losses import LOSSES, Loss, get_loss
 from .metrics import classification_report, regression_report
 from .model import BLOCK, Model
-from .network import Network, check_structure, template
+from .network import Network, check_dropout, check_structure, template
 from .optimizers import OPTIMIZERS, SCHEDULES
 from .safefile import atomic_write, atomic_writer, locked
 from .tables import (
@@ -187,6 +187,20 @@ def _int_list(value: str | None, option: str) -> list[int] | None:
             f"expected positive integers, got {value!r}", param_hint=option
         )
     return sizes
+
+
+def _dropout(value: str | None) -> float | list[float] | None:
+    """--dropout: one rate for every hidden layer, or one per hidden layer."""
+    if value is None:
+        return None
+    try:
+        rates = [float(v) for v in value.split(",")]
+    except ValueError:
+        raise click.BadParameter(
+            f"expected rates in [0, 1) separated by commas, got {value!r}",
+            param_hint="--dropout",
+        ) from None
+    return rates[0] if len(rates) == 1 else rates
 
 
 def _name_list(value: str | Sequence[str] | None) -> list[str] | None:
@@ -639,6 +653,11 @@ def _network_options(f: Callable[..., Any]) -> Callable[..., Any]:
             f"[default: relu] Known: {', '.join(HIDDEN_ACTIVATIONS)}",
         ),
         click.option(
+            "--dropout",
+            help="Dropout rate while training: one for every hidden layer, or one "
+            "per hidden layer (comma-separated).  [default: none]",
+        ),
+        click.option(
             "--loss",
             type=click.Choice(list(LOSSES)),
             help="[default: cross_entropy for classes, mse for values]",
@@ -847,6 +866,8 @@ def train(**a: Any) -> None:
       nlayer train d.csv --target progression --layers 64,32 --activations relu,tanh
       nlayer train d.csv --target progression --drop age,sex --schedule cosine
       nlayer train d.csv --target progression --no-early-stopping --epochs 50 --out d
+      nlayer train d.csv --target progression --layers 64,32 --dropout 0.2,0.1
+      nlayer train d.csv --target progression --optimizer lbfgs --epochs 300
     """
     ctx = click.get_current_context()
     for flag in ("early_stopping", "standardize"):
@@ -871,6 +892,11 @@ def train(**a: Any) -> None:
     opts["batch_size"] = preset["batch_size"] if bs == "default" else bs
     if a["early_stopping"] is None and not opts["val_split"]:
         opts["early_stopping"] = False  # nothing to monitor: train every epoch
+    if opts["optimizer"] == "lbfgs":  # whole-set steps: no batches unless asked
+        opts["batch_size"] = None if bs == "default" else bs
+        if a["early_stopping"] is None:
+            opts["early_stopping"] = False
+    opts["dropout"] = _dropout(a["dropout"])
     if opts["early_stopping"] and not opts["val_split"]:
         raise click.UsageError(
             "--early-stopping needs a validation split (--val-split)"
@@ -901,9 +927,19 @@ def _build(
     Y = pre.encode(prep.train_table, n_out).astype(a["dtype"])
     hidden = opts["layers"]
     acts = [*_hidden_activations(opts["activations"], len(hidden)), out_act]
-    net = Network(
-        [X.shape[1], *hidden, n_out], acts, loss_name, seed=a["seed"], dtype=a["dtype"]
-    )
+    try:
+        net = Network(
+            [X.shape[1], *hidden, n_out],
+            acts,
+            loss_name,
+            seed=a["seed"],
+            dtype=a["dtype"],
+            dropout=opts["dropout"],
+        )
+    except ValueError as e:
+        if opts["dropout"] is None or "dropout" not in str(e):
+            raise
+        raise click.BadParameter(str(e), param_hint="--dropout") from None
     return net, X, Y
 
 
@@ -1511,6 +1547,55 @@ def _print_report(report: dict[str, Any], pre: Preprocessing, title: str) -> Non
     out.print(cm)
 
 
+# -- export ------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("model", type=click.Path(path_type=Path))
+@click.argument(
+    "onnx_file", metavar="OUT", type=click.Path(dir_okay=False, path_type=Path)
+)
+def export(model: Path, onnx_file: Path) -> None:
+    """Write MODEL as an ONNX file OUT, for any ONNX runtime.
+
+    The graph holds everything predict does between the columns and the
+    answers: fill values, standardisation, one-hot encodings, the network and
+    the classes or the target's units. Its inputs are the columns by name,
+    (N, 1) each: float64 for number columns (NaN for a missing value), text for
+    true/false and category columns (an empty text for a missing one). Its
+    outputs are label and probabilities for classes, predictions for values.
+    Needs the onnx package: pip install "nlayer[onnx]".
+
+    \b
+    Examples:
+      nlayer data iris iris.csv
+      nlayer train iris.csv --target species --out runs/iris --quiet
+      nlayer export runs/iris/model.safetensors iris.onnx
+    """
+    m = load(model)
+    try:
+        from .onnx import to_onnx
+    except ImportError as e:
+        raise click.ClickException(str(e)) from None
+    proto = to_onnx(m)
+    atomic_write(onnx_file, proto.SerializeToString())
+    table = RichTable(title=f"wrote {onnx_file}")
+    for column in ("", "name", "type", "shape"):
+        table.add_column(column)
+    for kind, values in (("input", proto.graph.input), ("output", proto.graph.output)):
+        for v in values:
+            t = v.type.tensor_type
+            dims = [d.dim_param or str(d.dim_value) for d in t.shape.dim]
+            element = _ONNX_TYPES.get(t.elem_type, str(t.elem_type))
+            shape = f"({dims[0]},)" if len(dims) == 1 else f"({', '.join(dims)})"
+            table.add_row(kind, v.name, element, shape)
+    out.print(table)
+
+
+#: ONNX element types by their number (TensorProto.FLOAT, DOUBLE, STRING)
+_ONNX_TYPES = {1: "float32", 11: "float64", 8: "text"}
+
+
 # -- summary, gradcheck, data -------------------------------------------------------
 
 
@@ -1524,12 +1609,18 @@ class _Spec:
     dtype: str
     model: Model | None = None
     prep: _Prepared | None = None
+    dropout: tuple[float, ...] = ()
 
     def network(self) -> Network:
         if self.model is not None:
             return self.model.network
         return Network(
-            self.sizes, self.activations, self.loss, seed=0, dtype=self.dtype
+            self.sizes,
+            self.activations,
+            self.loss,
+            seed=0,
+            dtype=self.dtype,
+            dropout=self.dropout or None,
         )
 
 
@@ -1537,14 +1628,16 @@ def _spec(a: dict[str, Any]) -> _Spec:
     """The network of a MODEL, or the one train would build for the data and
     options (its inputs and outputs from the data), without building it."""
     if a["model"] is not None:
-        if a["dataset"] is not None or a["layers"] or a["activations"]:
+        if a["dataset"] is not None or a["layers"] or a["activations"] or a["dropout"]:
             raise click.UsageError(
-                "give MODEL, or data with --layers/--activations, not both"
+                "give MODEL, or data with --layers/--activations/--dropout, not both"
             )
         m = load(a["model"])
         net = m.network
         sizes, acts = list(net.layer_sizes), list(net.activations)
-        return _Spec(sizes, acts, net.loss_function, net.dtype.name, model=m)
+        return _Spec(
+            sizes, acts, net.loss_function, net.dtype.name, model=m, dropout=net.dropout
+        )
     options = _csv_options(a["sep"], a["encoding"], a["decimal"], a["na"])
     ds = _dataset(a["data"], a["dataset"], a["target"], options)
     preset = {**DEFAULTS, **PRESETS.get(ds.name, {})}
@@ -1573,7 +1666,11 @@ def _spec(a: dict[str, Any]) -> _Spec:
         check_structure(sizes, acts, loss)
     except (ValueError, TypeError) as e:
         raise ValueError(f"--activations: {e}") from None
-    return _Spec(sizes, acts, loss, a["dtype"], prep=prep)
+    try:
+        dropout = check_dropout(_dropout(a["dropout"]), len(hidden))
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--dropout") from None
+    return _Spec(sizes, acts, loss, a["dtype"], prep=prep, dropout=dropout)
 
 
 def _model_or_data(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -1616,7 +1713,14 @@ def summary(**a: Any) -> None:
     _route(a)
     spec = _spec(a)
     out.print(
-        template(spec.sizes, spec.activations, spec.loss, spec.dtype, a["batch_size"])
+        template(
+            spec.sizes,
+            spec.activations,
+            spec.loss,
+            spec.dtype,
+            a["batch_size"],
+            spec.dropout,
+        )
     )
     model, prep = spec.model, spec.prep
     pre = model.preprocessing if model is not None else (prep.pre if prep else None)
@@ -1664,8 +1768,10 @@ def gradcheck(samples: int, entries: int | None, **a: Any) -> None:
     build for DATA --target COLUMN, or --dataset) against finite differences.
 
     Prints each layer's relative error for W and b, in float64: on rows of
-    the data when there are data, else on random inputs and targets. Exits
-    with 1 if any error exceeds 1e-6.
+    the data when there are data, else on random inputs and targets. A new
+    network gets small random biases (at 0, a unit can sit on a kink such as
+    ReLU's, where no derivative exists); with dropout, one set of masks is held
+    fixed. Exits with 1 if any error exceeds 1e-6.
 
     \b
     Examples:
@@ -1679,6 +1785,11 @@ def gradcheck(samples: int, entries: int | None, **a: Any) -> None:
     spec = _spec(a)
     net, prep = spec.network().copy("float64"), spec.prep
     rng = np.random.default_rng(a["seed"])
+    if spec.model is None:
+        # a new network's biases are 0: a unit whose inputs are all dropped or
+        # dead then sits exactly on ReLU's kink, where no derivative exists
+        for b in net.biases:
+            b[...] = rng.normal(scale=0.1, size=b.shape)
     if prep is not None:
         rows = prep.train_table.take(np.arange(min(samples, prep.train_table.n_rows)))
         X = prep.pre.transform(rows)
@@ -1692,12 +1803,17 @@ def gradcheck(samples: int, entries: int | None, **a: Any) -> None:
             Y = np.eye(n_out)[rng.integers(0, n_out, samples)]
         elif name == "binary_cross_entropy":
             Y = rng.integers(0, 2, (samples, n_out)).astype(float)
+        elif name == "poisson":  # counts
+            Y = rng.poisson(2.0, (samples, n_out)).astype(float)
         else:
             Y = rng.standard_normal((samples, n_out))
         where = f"{samples} random samples"
     if entries is None and net.n_params > GRADCHECK_ALL:
         entries = GRADCHECK_ENTRIES  # two forward passes an entry: sample them
-    report = gradcheck_layers(net, X, Y, samples=entries, seed=a["seed"])
+    masks = net.dropout_masks(len(X), rng)  # None without dropout
+    if masks is not None:
+        where += ", dropout masks held fixed"
+    report = gradcheck_layers(net, X, Y, samples=entries, seed=a["seed"], masks=masks)
     table = RichTable(title=f"finite-difference check, {where}, float64")
     for column in ("layer", "W error", "b error", "entries checked"):
         table.add_column(column, justify="right")

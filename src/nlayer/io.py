@@ -99,6 +99,8 @@ def describe(net: Network, preprocessing: Preprocessing | None = None) -> dict:
         "dtype": net.dtype.name,
         "preprocessing": None,
     }
+    if any(net.dropout):  # training-only, but part of the model a fit resumes
+        description["dropout"] = list(net.dropout)
     if preprocessing is not None:
         p = preprocessing
         description["preprocessing"] = {
@@ -356,8 +358,14 @@ def load(path: str | os.PathLike[str]) -> Model:
             for l, a in enumerate(d["activations"], start=1)
         ]
         loss = _named(d.get("loss"), LOSSES, "loss", "the model")
+        dropout = d.get("dropout")
+        if dropout is not None and not (
+            isinstance(dropout, list)
+            and all(isinstance(p, float) and not isinstance(p, bool) for p in dropout)
+        ):
+            raise ValueError("dropout must be a list of rates, one per hidden layer")
         net = Network(
-            d["layer_sizes"], acts, loss, dtype=d["dtype"], init=_zeros
+            d["layer_sizes"], acts, loss, dtype=d["dtype"], init=_zeros, dropout=dropout
         )  # every weight is overwritten from the file
     except (ValueError, TypeError) as e:
         raise ModelFileError(path, str(e)) from None

@@ -154,7 +154,7 @@ class Network:
             sizes, acts, get_loss(loss), as_dtype(dtype), np.random.default_rng(seed)
         )
         self._check_structure(check)
-        self.dropout = _check_dropout(dropout, L - 1)
+        self.dropout = check_dropout(dropout, L - 1)
 
         inits: list[Any] = (
             list(init)
@@ -575,6 +575,7 @@ class Network:
             self.loss_function,
             self.dtype,
             batch_size,
+            self.dropout,
         )
 
     def __repr__(self) -> str:
@@ -636,10 +637,12 @@ def template(
     loss: Loss,
     dtype: Any,
     batch_size: int,
+    dropout: Sequence[float] = (),
 ) -> str:
     """The seeds' dimension-tracking template: every forward and backward shape
     for a batch of m samples, and the parameter count. Computed from the sizes
-    alone, so a network too large to build can still be described."""
+    alone, so a network too large to build can still be described. A hidden
+    layer with ``dropout`` shows its mask M (training only)."""
     if (
         isinstance(batch_size, bool)
         or not isinstance(batch_size, Integral)
@@ -648,6 +651,8 @@ def template(
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
     m, n, L = int(batch_size), tuple(layer_sizes), len(layer_sizes) - 1
     rows: list[tuple[str, str, str]] = []
+    p = [*dropout, *[0.0] * L][:L]  # per hidden layer; the output layer never drops
+    masked = [False, *(rate > 0 for rate in p)]  # masked[l]: H(l) has a mask
 
     def row(formula: str, shape: tuple[int, ...], note: str = "") -> None:
         rows.append((formula, str(shape), note))
@@ -660,7 +665,10 @@ def template(
             (m, n[l]),
             f"W{l}: {(n[l - 1], n[l])}  b{l}: {(n[l],)}",
         )
-        row(f"H{l} = {act}(Z{l})", (m, n[l]))
+        if l < L and masked[l]:
+            row(f"H{l} = {act}(Z{l}) * M{l}", (m, n[l]), f"dropout {p[l - 1]:g}")
+        else:
+            row(f"H{l} = {act}(Z{l})", (m, n[l]))
     row(f"Y_hat = H{L}", (m, n[L]))
     forward = len(rows)
     for l in range(L, 0, -1):
@@ -673,7 +681,9 @@ def template(
             row(f"dZ{l} = dH{l} * {act}'(Z{l})", (m, n[l]))
         row(f"dW{l} = H{l - 1}.T @ dZ{l} / m", (n[l - 1], n[l]))
         row(f"db{l} = sum(dZ{l}, axis=0) / m", (n[l],))
-        if l > 1:
+        if l > 1 and masked[l - 1]:
+            row(f"dH{l - 1} = (dZ{l} @ W{l}.T) * M{l - 1}", (m, n[l - 1]))
+        elif l > 1:
             row(f"dH{l - 1} = dZ{l} @ W{l}.T", (m, n[l - 1]))
     w = max(len(f) for f, _, _ in rows) + 2
     s = max(len(s) for _, s, _ in rows) + 2
@@ -699,7 +709,7 @@ def template(
     )
 
 
-def _check_dropout(dropout: Any, n_hidden: int) -> tuple[float, ...]:
+def check_dropout(dropout: Any, n_hidden: int) -> tuple[float, ...]:
     """Dropout rates, one per hidden layer, each in [0, 1)."""
     if dropout is None:
         return (0.0,) * n_hidden
