@@ -16,8 +16,13 @@ The initial weights are scikit-learn's (Glorot uniform, biases too, drawn
 from the same random state in the same order), so one ``random_state`` starts
 both from the same point. Where nlayer differs on purpose, it says so: a
 regressor learns a standardised target (``standardize_target``), which
-changes no prediction's units and helps targets of any scale train alike, and
-the shuffles come from the network's own generator.
+changes no prediction's units and helps targets of any scale train alike;
+the shuffles come from the network's own generator; and a fit whose loss or
+gradient stops being finite stops at that step, before the update (nlayer's
+divergence guard), where scikit-learn's goes on with non-finite weights. What
+follows is scikit-learn's: a ``ValueError`` with its message, or, with early
+stopping, a NaN validation score, the best weights kept and a
+``ConvergenceWarning``.
 
 ``__init__`` stores the hyper-parameters untouched, ``fit`` checks them, and
 every fitted attribute ends in ``_``.
