@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from .checks import non_negative
 from .registry import as_object, lookup, register
 
 Array = Any  # an array of the backend's namespace (a NumPy ndarray today)
@@ -145,10 +146,7 @@ class ReLU(Activation):
 
 
 def _check_alpha(act: Activation, alpha: float, positive: bool) -> None:
-    ok = np.isfinite(alpha) and (alpha > 0 if positive else alpha >= 0)
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not ok:
-        need = "a positive" if positive else "a non-negative"
-        raise ValueError(f"{act.name}: alpha must be {need} number, got {alpha!r}")
+    non_negative(f"{act.name}: alpha", alpha, positive=positive)
 
 
 @dataclass(frozen=True, repr=False)

@@ -25,12 +25,12 @@ from typing import Any
 import numpy as np
 
 from . import __version__
+from .checks import is_number
 from .network import Network
 from .optimizers import OPTIMIZERS, Optimizer
 from .safefile import (
     ModelFileError,
     WrongFileError,
-    finite_number,
     read_file,
     write_file,
 )
@@ -160,7 +160,7 @@ DESCRIPTION_KEYS = {
 
 
 def _integer(value: Any, lo: int, hi: int) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and lo <= value <= hi
+    return is_number(value, lo, hi, integer=True)
 
 
 def _spec_difference(found: dict, net: Network) -> str:
@@ -244,7 +244,7 @@ def _check_optimizer(opt: Any, epoch: int) -> list[str]:
             f"the field 'optimizer.settings' must hold {', '.join(sorted(known))}"
         )
     for key, value in settings.items():
-        if not (isinstance(value, bool) or finite_number(value)):
+        if not (isinstance(value, bool) or is_number(value)):
             raise ValueError(f"the field 'optimizer.settings.{key}' is not a number")
     # every epoch takes at least one step, and t counts the steps
     if not _integer(t, epoch, MAX_STEPS):
@@ -272,7 +272,7 @@ def _check_early_stopping(es: Any, epoch: int) -> None:
             f"the field 'early_stopping.waited' must be a whole number in "
             f"[0, {epoch}], got {es['waited']!r:.40}"
         )
-    if es["best"] is not None and not finite_number(es["best"]):
+    if es["best"] is not None and not is_number(es["best"]):
         raise ValueError("the field 'early_stopping.best' must be a finite number")
 
 
@@ -289,7 +289,7 @@ HISTORY_FIELDS = {
 
 
 def _numbers(v: Any) -> bool:
-    return isinstance(v, list) and all(finite_number(x) for x in v)
+    return isinstance(v, list) and all(is_number(x) for x in v)
 
 
 def _check_history(h: dict, epochs: int, n_layers: int) -> None:

@@ -39,6 +39,7 @@ from rich.table import Table as RichTable
 
 from . import __version__
 from .activations import ACTIVATIONS, Activation, get_activation
+from .checks import interval, is_number
 from .data import (
     DATASETS,
     IMPUTE,
@@ -155,22 +156,12 @@ class Number(click.ParamType):
                     ctx,
                 )
             number = int(text) if self.integer else float(text)
-        low = self.lo is not None and (
-            number <= self.lo if self.lo_open else number < self.lo
-        )
-        high = self.hi is not None and (
-            number >= self.hi if self.hi_open else number > self.hi
-        )
-        if low or high or not math.isfinite(number):
-            self.fail(f"{value!r} is not in {self._range()}", param, ctx)
+        if not is_number(
+            number, self.lo, self.hi, lo_open=self.lo_open, hi_open=self.hi_open
+        ):
+            where = interval(self.lo, self.hi, self.lo_open, self.hi_open)
+            self.fail(f"{value!r} is not in {where}", param, ctx)
         return number
-
-    def _range(self) -> str:
-        left = "(" if self.lo_open or self.lo is None else "["
-        right = ")" if self.hi_open or self.hi is None else "]"
-        lo = "-∞" if self.lo is None else f"{self.lo:g}"
-        hi = "∞" if self.hi is None else f"{self.hi:g}"
-        return f"{left}{lo}, {hi}{right}"
 
 
 def _int_list(value: str | None, option: str) -> list[int] | None:
@@ -228,7 +219,7 @@ def _batch_size(value: str | None) -> int | None | str:
 
 
 def _fraction(value: float | None, option: str) -> float | None:
-    if value is not None and not 0 <= value < 1:
+    if value is not None and not is_number(value, 0, 1, hi_open=True):
         raise click.BadParameter(f"must be in [0, 1), got {value}", param_hint=option)
     return value
 

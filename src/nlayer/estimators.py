@@ -34,7 +34,7 @@ import math
 import os
 import warnings
 from collections.abc import Callable, Sequence
-from numbers import Integral, Real
+from numbers import Integral
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -56,6 +56,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_dat
 
 from .activations import ACTIVATIONS
 from .backend import as_weights, n_rows
+from .checks import interval, is_number
 from .data import Preprocessing
 from .io import save as save_model
 from .losses import LOSSES, Loss
@@ -288,15 +289,12 @@ class _NLayerBase(BaseEstimator):
         hi_open: bool = False,
         integer: bool = False,
     ) -> None:
+        top = None if hi == math.inf else hi
         v = getattr(self, name)
-        kind = Integral if integer else Real
-        ok = isinstance(v, kind) and not isinstance(v, bool) and math.isfinite(v)
-        ok = ok and (v > lo if lo_open else v >= lo)
-        ok = ok and (v < hi if hi_open else v <= hi)
-        if not ok:
+        if not is_number(v, lo, top, lo_open=lo_open, hi_open=hi_open, integer=integer):
             what = "an int" if integer else "a float"
-            left, right = ("(" if lo_open else "["), (")" if hi_open else "]")
-            raise self._invalid(name, f"{what} in the range {left}{lo}, {hi}{right}")
+            where = interval(lo, top, lo_open, hi_open)
+            raise self._invalid(name, f"{what} in the range {where}")
 
     def _check_params(self) -> tuple[list[int], list[Any]]:
         """Raise ValueError naming the first bad hyper-parameter; the hidden
@@ -307,10 +305,7 @@ class _NLayerBase(BaseEstimator):
         if (
             not isinstance(sizes, (Sequence, np.ndarray))
             or isinstance(sizes, str)
-            or not all(
-                isinstance(n, Integral) and not isinstance(n, bool) and int(n) > 0
-                for n in sizes
-            )
+            or not all(is_number(n, 1, integer=True) for n in sizes)
         ):
             raise ValueError(f"hidden_layer_sizes must be > 0, got {sizes!r}.")
         act = self.activation
@@ -335,10 +330,7 @@ class _NLayerBase(BaseEstimator):
     def _check_numbers(self) -> None:
         self._number("alpha", 0)
         if not (
-            self.batch_size == "auto"
-            or isinstance(self.batch_size, Integral)
-            and not isinstance(self.batch_size, bool)
-            and self.batch_size >= 1
+            self.batch_size == "auto" or is_number(self.batch_size, 1, integer=True)
         ):
             raise self._invalid("batch_size", "an int >= 1 or 'auto'")
         rate = self.learning_rate
@@ -356,12 +348,7 @@ class _NLayerBase(BaseEstimator):
         self._number("beta_2", 0, 1, hi_open=True)
         self._number("epsilon", 0, lo_open=True)
         n = self.n_iter_no_change
-        if not (
-            n == math.inf
-            or isinstance(n, Integral)
-            and not isinstance(n, bool)
-            and n >= 1
-        ):
+        if not (n == math.inf or is_number(n, 1, integer=True)):
             raise self._invalid("n_iter_no_change", "an int >= 1 or np.inf")
         self._number("max_fun", 1, integer=True)
         for flag in ("shuffle", "warm_start", "nesterovs_momentum", "early_stopping"):

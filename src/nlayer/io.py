@@ -30,11 +30,12 @@ import numpy as np
 
 from . import __version__
 from .activations import ACTIVATIONS, Activation, get_activation
+from .checks import is_number
 from .data import ENCODINGS, IMPUTE, TASKS, Encoding, Preprocessing
 from .losses import LOSSES, Loss, get_loss
 from .model import Model
 from .network import Network
-from .safefile import ModelFileError, finite_number, read_file, write_file
+from .safefile import ModelFileError, read_file, write_file
 
 FORMAT = "nlayer.model"
 FORMAT_VERSION = 2
@@ -178,7 +179,7 @@ def _int_list(value: Any, what: str, lo: int, hi: int, max_len: int) -> list[int
     if not isinstance(value, list) or not 0 < len(value) <= max_len:
         raise ValueError(f"{what} must be a list of at most {max_len} integers")
     for v in value:
-        if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+        if not is_number(v, lo, hi, integer=True):
             raise ValueError(f"{what} must hold integers in [{lo}, {hi}], found {v!r}")
     return value
 
@@ -203,7 +204,7 @@ def _named(
             f"before loading: nlayer.register_{kind}({name!r}, factory)"
         )
     for k, v in params.items():
-        if not finite_number(v):
+        if not is_number(v):
             raise ValueError(f"{where}: {kind} parameter {k!r} must be a number")
     try:
         return registry[name](**params)
@@ -280,7 +281,7 @@ def _encoding(e: Any) -> Encoding:
     if kind == "numeric":
         if categories is not None:
             raise ValueError(f"{where}: a numeric column has no categories")
-        if fill is not None and not finite_number(fill):
+        if fill is not None and not is_number(fill):
             raise ValueError(f"{where}: the fill value must be a finite number")
         return Encoding(e["name"], kind, None, None if fill is None else float(fill))
     if not (_texts(categories) and categories is not None) or (
@@ -296,8 +297,8 @@ def _model_tensors_expected(d: dict) -> dict[str, tuple[str, tuple[int, ...]]]:
     """Validate a model description; the tensors it implies."""
     if d.get("format") != FORMAT:
         raise ValueError(f"not an nlayer model (format {d.get('format')!r})")
-    version = d.get("format_version")
-    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+    version: Any = d.get("format_version")
+    if not is_number(version, 1, integer=True):
         raise ValueError(f"unknown format version {version!r}")
     if version > FORMAT_VERSION:
         raise ValueError(

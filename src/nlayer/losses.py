@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from .checks import non_negative
 from .registry import as_object, lookup, register
 
 Array = Any
@@ -111,12 +112,7 @@ class Huber(Loss):
     name: ClassVar[str] = "huber"
 
     def __post_init__(self) -> None:
-        if isinstance(self.delta, bool) or not (
-            isinstance(self.delta, (int, float)) and self.delta > 0
-        ):
-            raise ValueError(
-                f"huber: delta must be a positive number, got {self.delta!r}"
-            )
+        non_negative("huber: delta", self.delta, positive=True)
 
     def samples(self, Y_hat: Array, Y: Array) -> Array:
         a = np.abs(Y_hat - Y)

@@ -32,6 +32,7 @@ from .backend import (
     n_rows,
     namespace,
 )
+from .checks import is_number, positive_int
 from .initializers import Initializer, initial_weights
 from .losses import Loss, check_loss, get_loss
 from .losses import is_builtin as is_builtin_loss
@@ -599,7 +600,7 @@ def _check_sizes(layer_sizes: Any) -> tuple[int, ...]:
             f"got {list(layer_sizes)}"
         )
     for i, n in enumerate(layer_sizes):
-        if isinstance(n, bool) or not isinstance(n, Integral) or n < 1:
+        if not is_number(n, 1, integer=True):
             raise ValueError(
                 f"layer sizes must be positive integers; layer_sizes[{i}] is {n!r}"
             )
@@ -643,13 +644,8 @@ def template(
     for a batch of m samples, and the parameter count. Computed from the sizes
     alone, so a network too large to build can still be described. A hidden
     layer with ``dropout`` shows its mask M (training only)."""
-    if (
-        isinstance(batch_size, bool)
-        or not isinstance(batch_size, Integral)
-        or batch_size < 1
-    ):
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-    m, n, L = int(batch_size), tuple(layer_sizes), len(layer_sizes) - 1
+    m = positive_int("batch_size", batch_size)
+    n, L = tuple(layer_sizes), len(layer_sizes) - 1
     rows: list[tuple[str, str, str]] = []
     p = [*dropout, *[0.0] * L][:L]  # per hidden layer; the output layer never drops
     masked = [False, *(rate > 0 for rate in p)]  # masked[l]: H(l) has a mask
@@ -720,7 +716,7 @@ def check_dropout(dropout: Any, n_hidden: int) -> tuple[float, ...]:
             f"{len(rates)}"
         )
     for l, p in enumerate(rates, start=1):
-        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p < 1:
+        if not is_number(p, 0, 1, hi_open=True):
             raise ValueError(
                 f"dropout of hidden layer {l} must be in [0, 1), got {p!r}"
             )

@@ -20,32 +20,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from .checks import check_number, positive_int
 from .registry import lookup
 
 Array = Any
-
-
-def _check_number(
-    opt: str,
-    name: str,
-    value: Any,
-    lo: float,
-    hi: float,
-    lo_open: bool = False,
-    hi_open: bool = True,
-) -> None:
-    ok = isinstance(value, (int, float, np.floating, np.integer)) and not isinstance(
-        value, bool
-    )
-    if ok:
-        ok = math.isfinite(value) and (value > lo if lo_open else value >= lo)
-        ok = ok and (value < hi if hi_open else value <= hi)
-    if not ok:
-        lb = "(" if lo_open else "["
-        rb = ")" if hi_open else "]"
-        raise ValueError(
-            f"{opt}: {name} must be a number in {lb}{lo}, {hi}{rb}, got {value!r}"
-        )
 
 
 @dataclass
@@ -63,8 +41,8 @@ class Optimizer:
     state_keys: ClassVar[tuple[str, ...]] = ()
 
     def __post_init__(self) -> None:
-        _check_number(self.name, "lr", self.lr, 0, math.inf, lo_open=True)
-        _check_number(self.name, "weight_decay", self.weight_decay, 0, math.inf)
+        check_number(f"{self.name}: lr", self.lr, 0, lo_open=True)
+        check_number(f"{self.name}: weight_decay", self.weight_decay, 0)
 
     def _buffer(self, key: str, like: Array) -> Array:
         if key not in self.state:
@@ -113,7 +91,7 @@ class SGD(Optimizer):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _check_number(self.name, "momentum", self.momentum, 0, 1)
+        check_number(f"{self.name}: momentum", self.momentum, 0, 1, hi_open=True)
         if self.nesterov and not self.momentum:
             raise ValueError("sgd: nesterov=True needs a momentum > 0")
 
@@ -147,9 +125,9 @@ class Adam(Optimizer):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _check_number(self.name, "beta1", self.beta1, 0, 1)
-        _check_number(self.name, "beta2", self.beta2, 0, 1)
-        _check_number(self.name, "eps", self.eps, 0, math.inf, lo_open=True)
+        check_number(f"{self.name}: beta1", self.beta1, 0, 1, hi_open=True)
+        check_number(f"{self.name}: beta2", self.beta2, 0, 1, hi_open=True)
+        check_number(f"{self.name}: eps", self.eps, 0, lo_open=True)
 
     def _adam(self, params: Array, g: Array, lr: float) -> None:
         # The moments are kept as M = m/(1−β₁) and V = v/(1−β₂): M ← β₁M + g and
@@ -200,8 +178,8 @@ class RMSprop(Optimizer):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _check_number(self.name, "rho", self.rho, 0, 1)
-        _check_number(self.name, "eps", self.eps, 0, math.inf, lo_open=True)
+        check_number(f"{self.name}: rho", self.rho, 0, 1, hi_open=True)
+        check_number(f"{self.name}: eps", self.eps, 0, lo_open=True)
 
     def _update(self, params: Array, grads: Array, n_weights: int, lr: float) -> None:
         # kept as V = v/(1−ρ), as Adam's: √v = c√V with c = √(1−ρ)
@@ -238,15 +216,8 @@ class LBFGS(Optimizer):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _check_number(self.name, "tol", self.tol, 0, math.inf)
-        if (
-            isinstance(self.max_fun, bool)
-            or not isinstance(self.max_fun, int)
-            or self.max_fun < 1
-        ):
-            raise ValueError(
-                f"lbfgs: max_fun must be a positive integer, got {self.max_fun!r}"
-            )
+        check_number(f"{self.name}: tol", self.tol, 0)
+        positive_int("lbfgs: max_fun", self.max_fun)
 
     def _update(self, params: Array, grads: Array, n_weights: int, lr: float) -> None:
         raise TypeError(
@@ -286,9 +257,7 @@ def get_optimizer(spec: str | Optimizer, **kwargs: Any) -> Optimizer:
 
 def clip_by_global_norm(grads: Array, max_norm: float) -> float:
     """Scale ``grads`` in place so that ‖g‖₂ ≤ max_norm; returns the norm before."""
-    _check_number(
-        "clip_by_global_norm", "max_norm", max_norm, 0, math.inf, lo_open=True
-    )
+    check_number("clip_by_global_norm: max_norm", max_norm, 0, lo_open=True)
     norm = float(np.sqrt(np.vdot(grads, grads)))
     if norm > max_norm:
         grads *= max_norm / norm
@@ -331,13 +300,8 @@ class StepDecay(Schedule):
     name: ClassVar[str] = "step"
 
     def __post_init__(self) -> None:
-        if isinstance(self.step_size, bool) or not (
-            isinstance(self.step_size, int) and self.step_size > 0
-        ):
-            raise ValueError(
-                f"step: step_size must be a positive integer, got {self.step_size!r}"
-            )
-        _check_number(self.name, "gamma", self.gamma, 0, 1, lo_open=True, hi_open=False)
+        positive_int("step: step_size", self.step_size)
+        check_number(f"{self.name}: gamma", self.gamma, 0, 1, lo_open=True)
 
     def __call__(self, lr0: float, epoch: int, epochs: int) -> float:
         return lr0 * self.gamma ** (epoch // self.step_size)
@@ -351,7 +315,7 @@ class ExponentialDecay(Schedule):
     name: ClassVar[str] = "exponential"
 
     def __post_init__(self) -> None:
-        _check_number(self.name, "gamma", self.gamma, 0, 1, lo_open=True, hi_open=False)
+        check_number(f"{self.name}: gamma", self.gamma, 0, 1, lo_open=True)
 
     def __call__(self, lr0: float, epoch: int, epochs: int) -> float:
         return lr0 * self.gamma**epoch
@@ -365,7 +329,7 @@ class CosineDecay(Schedule):
     name: ClassVar[str] = "cosine"
 
     def __post_init__(self) -> None:
-        _check_number(self.name, "lr_min", self.lr_min, 0, math.inf)
+        check_number(f"{self.name}: lr_min", self.lr_min, 0)
 
     def __call__(self, lr0: float, epoch: int, epochs: int) -> float:
         return (
@@ -382,7 +346,7 @@ class InverseScaling(Schedule):
     name: ClassVar[str] = "inverse_scaling"
 
     def __post_init__(self) -> None:
-        _check_number(self.name, "power", self.power, 0, math.inf)
+        check_number(f"{self.name}: power", self.power, 0)
 
     def __call__(self, lr0: float, epoch: int, epochs: int) -> float:
         return lr0 / (epoch + 1) ** self.power
@@ -405,17 +369,12 @@ class ReduceOnPlateau(Schedule):
     name: ClassVar[str] = "plateau"
 
     def __post_init__(self) -> None:
-        _check_number(self.name, "factor", self.factor, 0, 1, lo_open=True)
-        if (
-            isinstance(self.patience, bool)
-            or not isinstance(self.patience, int)
-            or self.patience < 1
-        ):
-            raise ValueError(
-                f"plateau: patience must be a positive integer, got {self.patience!r}"
-            )
-        _check_number(self.name, "min_delta", self.min_delta, 0, math.inf)
-        _check_number(self.name, "min_lr", self.min_lr, 0, math.inf)
+        check_number(
+            f"{self.name}: factor", self.factor, 0, 1, lo_open=True, hi_open=True
+        )
+        positive_int("plateau: patience", self.patience)
+        check_number(f"{self.name}: min_delta", self.min_delta, 0)
+        check_number(f"{self.name}: min_lr", self.min_lr, 0)
 
     def __call__(self, lr0: float, epoch: int, epochs: int) -> float:
         return lr0  # without a history: nothing has plateaued yet

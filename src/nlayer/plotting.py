@@ -19,11 +19,13 @@ import io
 import math
 import os
 from collections.abc import Collection, Mapping
-from numbers import Integral, Real
+from numbers import Integral
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from .checks import non_negative
 
 if TYPE_CHECKING:  # for annotations only: importing them must not load matplotlib
     from matplotlib.axes import Axes
@@ -215,13 +217,6 @@ def gradient_figure(history: History) -> Figure:
     return fig
 
 
-def _positive_dpi(dpi: Any) -> float:
-    ok = isinstance(dpi, Real) and not isinstance(dpi, bool) and math.isfinite(dpi)
-    if not ok or dpi <= 0:
-        raise ValueError(f"dpi must be a positive number, got {dpi!r}")
-    return float(dpi)
-
-
 def _save_atomic(fig: Figure, path: Path, dpi: float) -> None:
     """Render to memory, then write atomically: ``path`` is the old PNG or the
     whole new one, never half of it."""
@@ -241,7 +236,7 @@ def plot_history(
     crash or a reader never sees half a PNG. At ``dpi`` d a one-panel figure is
     6.4·d × 4·d pixels; the loss figure is twice as wide with a metric panel.
     """
-    dpi = _positive_dpi(dpi)
+    dpi = non_negative("dpi", dpi, positive=True)
     out = Path(out_dir)
     paths = []
     # a diverged run's losses reach 1e300: matplotlib's log-scale transforms

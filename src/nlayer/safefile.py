@@ -40,6 +40,7 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from .backend import check_memory
+from .checks import is_number
 
 #: bounds that keep a hostile file from costing memory or time
 MAX_FILE_BYTES = 1 << 35  # 32 GiB: far above any model that trains in memory
@@ -334,7 +335,7 @@ def _entry(path: Any, name: str, entry: Any) -> tuple[str, tuple[int, ...], list
 
 
 def _count(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 2**62
+    return is_number(v, 0, 2**62, hi_open=True, integer=True)
 
 
 def read_file(
@@ -459,12 +460,3 @@ def _tensors(
         if not np.isfinite(array).all():
             raise ModelFileError(path, f"tensor {name} holds NaN or infinity")
     return tensors
-
-
-def finite_number(v: Any) -> bool:
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
-        return False
-    try:
-        return math.isfinite(v)
-    except OverflowError:  # a JSON integer beyond float range
-        return False

@@ -13,7 +13,7 @@ import os
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
-from numbers import Integral, Real
+from numbers import Integral
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ import numpy as np
 
 from . import checkpoints
 from .backend import check_memory, n_rows, namespace, nbytes, take_rows
+from .checks import is_number, non_negative, positive_int
 from .metrics import accuracy, multilabel_accuracy, r2
 from .network import Network, Workspace
 from .optimizers import (
@@ -185,22 +186,6 @@ def _metric(
     )
 
 
-def _positive_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
-def _non_negative(name: str, value: Any, positive: bool = False) -> float:
-    ok = (
-        isinstance(value, Real) and not isinstance(value, bool) and math.isfinite(value)
-    )
-    if not ok or value < 0 or (positive and value == 0):
-        kind = "positive" if positive else "non-negative"
-        raise ValueError(f"{name} must be a {kind} number, got {value!r}")
-    return float(value)
-
-
 def _validation_split(
     net: Network,
     X: Array,
@@ -230,11 +215,7 @@ def _validation_split(
         return X, Y, w, Xv, Yv, wv
     if fraction is None:
         return X, Y, w, None, None, None
-    if (
-        isinstance(fraction, bool)
-        or not isinstance(fraction, (int, float))
-        or not (0 < fraction < 1)
-    ):
+    if not is_number(fraction, 0, 1, lo_open=True, hi_open=True):
         raise ValueError(f"validation_fraction must be in (0, 1), got {fraction!r}")
     m = n_rows(X)
     n_val = max(1, round(fraction * m))
@@ -327,18 +308,18 @@ def fit(
     Raises :class:`TrainingDiverged` when a loss or a gradient stops being
     finite: the network keeps the weights of the last finite step.
     """
-    epochs = _positive_int("epochs", epochs)
+    epochs = positive_int("epochs", epochs)
     if batch_size is not None:
-        batch_size = _positive_int("batch_size", batch_size)
-    patience = _positive_int("patience", patience)
-    min_delta = _non_negative("min_delta", min_delta)
+        batch_size = positive_int("batch_size", batch_size)
+    patience = positive_int("patience", patience)
+    min_delta = non_negative("min_delta", min_delta)
     if clip_norm is not None:
-        clip_norm = _non_negative("clip_norm", clip_norm, positive=True)
+        clip_norm = non_negative("clip_norm", clip_norm, positive=True)
     if not isinstance(verbose, (bool, Integral)) or verbose < 0:
         raise ValueError(
             f"verbose must be True, False or a positive integer, got {verbose!r}"
         )
-    checkpoint_every = _positive_int("checkpoint_every", checkpoint_every)
+    checkpoint_every = positive_int("checkpoint_every", checkpoint_every)
     if resume and checkpoint_dir is None:
         raise ValueError("resume=True needs the checkpoint_dir to resume from")
     X, Y = net.check_XY(X, Y)
