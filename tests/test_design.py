@@ -1,4 +1,6 @@
-"""The package's shape: the core needs NumPy only, and imports point down."""
+"""The package's shape: the core needs NumPy only, imports point down and form
+no circle, functions stay short, and no module reaches into another's private
+names."""
 
 import ast
 import subprocess
@@ -8,39 +10,43 @@ from pathlib import Path
 import nlayer
 
 SRC = Path(nlayer.__file__).parent
+MODULES = sorted(p.stem for p in SRC.glob("*.py") if p.stem != "__main__")
 
-# module -> the nlayer modules it may import (DESIGN: arrows point down)
+# module -> the nlayer modules it may import at run time (arrows point down;
+# imports for annotations only, under TYPE_CHECKING, are not run)
 ALLOWED = {
+    "version": set(),
     "backend": set(),
+    "checks": set(),
     "registry": set(),
-    "safefile": {"backend"},  # imports safetensors, lazily, when it writes
+    "history": set(),
     "initializers": {"registry"},
-    "activations": {"backend", "registry"},
-    "losses": {"backend", "registry"},
-    "optimizers": {"backend", "registry"},
-    "network": {
-        "activations",
-        "backend",
-        "initializers",
-        "losses",
-        "training",
-    },  # training: only inside Network.fit, a lazy import
-    "metrics": set(),
-    "training": {
-        "backend",
-        "checkpoints",
-        "metrics",
-        "network",
-        "optimizers",
-        "safefile",
+    "activations": {"backend", "checks", "registry"},
+    "losses": {"backend", "checks", "registry"},
+    "optimizers": {"backend", "checks", "registry"},
+    "workspace": {"backend"},
+    "metrics": {"backend"},
+    "state": {"backend", "history"},
+    "safefile": {"backend", "checks"},
+    "checkpoints": {
+        "backend", "checks", "history", "optimizers", "safefile", "state", "version",
     },
-    "checkpoints": {"__version__", "network", "optimizers", "safefile"},
-    "gradcheck": {"network"},
+    "callbacks": {"checkpoints", "state"},
+    "training": {
+        "backend", "callbacks", "checkpoints", "checks", "history", "metrics",
+        "optimizers", "safefile", "state", "workspace",
+    },
+    # the network trains itself through training.fit, imported when it is called
+    "network": {
+        "activations", "backend", "checks", "initializers", "losses", "training",
+        "workspace",
+    },
+    "gradcheck": {"backend", "network"},
     # the outer ring's data path: tables, then their preprocessing, then models
     "tables": set(),  # imports pyarrow, lazily, when it reads a file
-    "data": {"backend", "tables"},
-    "model": {"data", "network", "tables"},
-}
+    "data": {"backend", "checks", "tables"},
+    "model": {"data", "network", "tables", "workspace"},
+}  # fmt: skip
 #: optional libraries a module may import inside a function, never at the top
 LAZY = {
     "safefile": {"safetensors"},
@@ -48,15 +54,32 @@ LAZY = {
     "data": {"sklearn"},  # the built-in data sets
     "training": {"scipy"},  # optimizer="lbfgs": SciPy's minimiser
 }
+#: the outer ring: nothing in the core imports these
+OUTER = {"tables", "data", "model", "io", "plotting", "cli", "estimators"}
+OUTER |= {"onnx", "export"}
 STDLIB = set(sys.stdlib_module_names)
+MAX_FUNCTION_LINES = 60
 
 
-def imports_of(path):
+def _runtime_nodes(tree):
+    """Every node except those under ``if TYPE_CHECKING:``."""
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.If) and getattr(node.test, "id", "") == "TYPE_CHECKING":
+            stack.extend(node.orelse)
+            continue
+        yield node
+        stack.extend(ast.iter_child_nodes(node))
+
+
+def imports_of(module):
+    """(top-level package, dotted name) of every import run by ``module``."""
     found = set()
-    for node in ast.walk(ast.parse(path.read_text())):
+    for node in _runtime_nodes(ast.parse((SRC / f"{module}.py").read_text())):
         if isinstance(node, ast.ImportFrom):
             if node.level and node.module:  # from .x import y
-                found.add(("nlayer", node.module))
+                found.add(("nlayer", node.module.split(".")[0]))
             elif node.level:  # from . import x
                 found.update(("nlayer", a.name) for a in node.names)
             else:
@@ -66,11 +89,17 @@ def imports_of(path):
     return found
 
 
+def test_every_module_has_a_place_in_the_layers():
+    assert set(ALLOWED) | OUTER | {"__init__"} >= set(MODULES), (
+        "a new module: add it to ALLOWED (the core) or OUTER in this test"
+    )
+
+
 def test_core_modules_import_downwards_and_numpy_only():
     for module, allowed in ALLOWED.items():
-        for top, name in imports_of(SRC / f"{module}.py"):
+        for top, name in imports_of(module):
             if top == "nlayer":
-                assert name.split(".")[0] in allowed, f"{module} imports {name}"
+                assert name in allowed, f"{module} imports {name}"
             else:
                 lazy = top in LAZY.get(module, set())
                 assert top in STDLIB or top == "numpy" or lazy, (
@@ -84,6 +113,85 @@ def test_core_modules_import_downwards_and_numpy_only():
                     getattr(node, "module", "") or ""
                 ]
                 assert not {n.split(".")[0] for n in names} & libraries, module
+
+
+def test_the_core_never_imports_the_outer_ring():
+    for module in set(ALLOWED) - OUTER:
+        reached = {name for top, name in imports_of(module) if top == "nlayer"}
+        assert not reached & OUTER, f"{module} imports {reached & OUTER}"
+
+
+def test_no_import_circle():
+    """Depth-first search over every import the modules run (at the top or
+    inside a function): a circle makes the import order matter and the layers
+    meaningless."""
+    graph = {
+        m: {name for top, name in imports_of(m) if top == "nlayer" and name != m}
+        for m in MODULES
+        if m != "__init__"
+    }
+    state: dict[str, str] = {}
+
+    def visit(m, path):
+        if state.get(m) == "done":
+            return
+        assert state.get(m) != "open", f"import circle: {' -> '.join(path + [m])}"
+        state[m] = "open"
+        for n in sorted(graph.get(m, ())):
+            visit(n, path + [m])
+        state[m] = "done"
+
+    for m in graph:
+        visit(m, [])
+
+
+def test_no_function_over_sixty_lines():
+    long = []
+    for module in MODULES:
+        for node in ast.walk(ast.parse((SRC / f"{module}.py").read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                lines = node.end_lineno - node.lineno + 1
+                if lines > MAX_FUNCTION_LINES:
+                    long.append(f"{module}.{node.name}: {lines} lines")
+    assert not long, "split these functions: " + "; ".join(long)
+
+
+def _defined_names(tree):
+    """Private names a module defines: functions, classes, and attributes it
+    assigns (self._x = …, obj._x = …)."""
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
+            names.add(node.attr)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+    return names
+
+
+def test_no_module_uses_another_modules_private_names():
+    """``x._name`` is fine on ``self`` and on objects of the module's own
+    classes; a private name of another module is not part of its contract."""
+    offences = []
+    for module in MODULES:
+        tree = ast.parse((SRC / f"{module}.py").read_text())
+        own = _defined_names(tree)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.level:
+                offences += [
+                    f"{module} imports {node.module}.{a.name}"
+                    for a in node.names
+                    if a.name.startswith("_") and not a.name.startswith("__")
+                ]
+            if not isinstance(node, ast.Attribute):
+                continue
+            name = node.attr
+            private = name.startswith("_") and not name.startswith("__")
+            receiver = getattr(node.value, "id", None)
+            if private and receiver not in ("self", "cls") and name not in own:
+                offences.append(f"{module}: {ast.unparse(node)}")
+    assert not offences, offences
 
 
 def test_import_nlayer_loads_no_heavy_dependency():

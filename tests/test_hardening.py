@@ -627,8 +627,7 @@ def test_ctrl_c_in_an_estimators_first_epoch_leaves_it_unfitted(monkeypatch):
 
 
 def test_history_json_is_strict_json(tmp_path):
-    from nlayer.cli import _history_json
-    from nlayer.training import History
+    from nlayer.history import History
 
     h = History(
         loss=[1.0, float("inf")],
@@ -638,7 +637,7 @@ def test_history_json_is_strict_json(tmp_path):
         grad_norms=[[1.0], [2.0]],
         lr=[0.1, 0.1],
     )
-    text = _history_json(h).decode()
+    text = h.to_json().decode()
     assert "Infinity" not in text and "NaN" not in text
     assert json.loads(text)["val_loss"] == [None, 2.0]
 

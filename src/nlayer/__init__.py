@@ -5,8 +5,6 @@
 >>> net.summary(batch_size=100)  # doctest: +SKIP
 """
 
-__version__ = "0.1.0"
-
 from . import activations, initializers, losses, optimizers
 from .activations import Activation, check_activation, register_activation
 from .data import DataWarning
@@ -25,6 +23,7 @@ from .training import (
     TrainingInterrupted,
     fit,
 )
+from .version import __version__
 
 
 def __getattr__(name: str) -> object:

@@ -19,10 +19,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from .backend import Array
 from .checks import non_negative
 from .registry import as_object, lookup, register
-
-Array = Any  # an array of the backend's namespace (a NumPy ndarray today)
 
 
 class Activation:

@@ -14,6 +14,10 @@ import numpy as np
 
 FLOAT_DTYPES = ("float32", "float64")
 
+#: an array of the backend's namespace: a NumPy ndarray today (the one alias
+#: every module annotates its arrays with)
+Array = Any
+
 
 def namespace(*arrays: Any) -> ModuleType:
     """The array module that owns ``arrays``: NumPy, the only backend so far."""

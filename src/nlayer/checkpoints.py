@@ -16,17 +16,18 @@ with weights bit for bit equal to a run never interrupted.
 from __future__ import annotations
 
 import contextlib
+import math
 import re
 import zlib
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import __version__
+from .backend import Array
 from .checks import is_number
-from .network import Network
+from .history import History
 from .optimizers import OPTIMIZERS, Optimizer
 from .safefile import (
     ModelFileError,
@@ -34,6 +35,11 @@ from .safefile import (
     read_file,
     write_file,
 )
+from .state import Monitor, TrainingState
+from .version import __version__
+
+if TYPE_CHECKING:
+    from .network import Network
 
 FORMAT = "nlayer.checkpoint"
 FORMAT_VERSION = 1
@@ -42,26 +48,25 @@ NAME = re.compile(r"checkpoint-(\d{6,})\.safetensors")
 KEEP = 3
 _DTYPES = {"float32": "F32", "float64": "F64"}
 
-Array = Any
-
 
 @dataclass
 class Checkpoint:
-    """A checkpoint read back and checked."""
+    """A checkpoint read back and checked: the weights, the optimiser, the
+    training state and the fingerprint of the data and options."""
 
     path: Path
-    epoch: int  # completed epochs
     params: Array
     optimizer: dict  # name and settings
     optimizer_t: int
     optimizer_state: dict[str, Array]
-    rng: dict
-    rng_start: dict
-    history: dict
-    best: float | None
-    waited: int
-    best_params: Array | None
+    rng: dict  # the generator's state after the last completed epoch
+    state: TrainingState
     fingerprint: dict
+
+    @property
+    def epoch(self) -> int:
+        """The number of completed epochs."""
+        return self.state.epoch
 
 
 def fingerprint(X: Array, Y: Array, w: Array | None, options: dict) -> dict:
@@ -77,9 +82,13 @@ def fingerprint(X: Array, Y: Array, w: Array | None, options: dict) -> dict:
     return {"X": of(X), "Y": of(Y), "sample_weight": of(w), **options}
 
 
+#: an optimiser's fields that are state, not settings
+NOT_SETTINGS = {"t", "state", "_scratch", "result"}
+
+
 def optimizer_settings(opt: Optimizer) -> dict[str, Any]:
-    skip = {"t", "state", "_scratch"}
-    return {f.name: getattr(opt, f.name) for f in fields(opt) if f.name not in skip}
+    names = [f.name for f in fields(opt) if f.name not in NOT_SETTINGS]
+    return {name: getattr(opt, name) for name in names}
 
 
 def path_for(directory: Path, epoch: int) -> Path:
@@ -87,29 +96,21 @@ def path_for(directory: Path, epoch: int) -> Path:
 
 
 def save_checkpoint(
-    directory: Path,
-    epoch: int,
-    net: Network,
-    opt: Optimizer,
-    rng_start: Any,
-    history: dict,
-    best: float,
-    waited: int,
-    best_params: Array | None,
-    data: dict,
+    directory: Path, net: Network, opt: Optimizer, state: TrainingState, data: dict
 ) -> Path:
-    """Write the checkpoint after ``epoch`` completed epochs (atomically), then
-    delete all but the newest :data:`KEEP`."""
+    """Write the checkpoint after ``state.epoch`` completed epochs (atomically),
+    then delete all but the newest :data:`KEEP`. ``data``: the fingerprint."""
+    monitor = state.monitor
     tensors = {"params": net.params}
     tensors.update({f"optimizer.{k}": v for k, v in opt.state.items()})
-    if best_params is not None:
-        tensors["best_params"] = best_params
+    if monitor.best_params is not None:
+        tensors["best_params"] = monitor.best_params
     description = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "nlayer_version": __version__,
         "network": net.spec(),
-        "epoch": epoch,
+        "epoch": state.epoch,
         "optimizer": {
             "name": opt.name,
             "settings": optimizer_settings(opt),
@@ -117,16 +118,16 @@ def save_checkpoint(
             "state": sorted(opt.state),
         },
         "rng": net.rng.bit_generator.state,
-        "rng_start": rng_start,
-        "history": history,
+        "rng_start": state.rng_start,
+        "history": state.history.as_dict(),
         "early_stopping": {
-            "best": best if np.isfinite(best) else None,
-            "waited": waited,
+            "best": monitor.best if math.isfinite(monitor.best) else None,
+            "waited": monitor.waited,
         },
         "data": data,
-        "has_best_params": best_params is not None,
+        "has_best_params": monitor.best_params is not None,
     }
-    path = write_file(path_for(directory, epoch), tensors, description)
+    path = write_file(path_for(directory, state.epoch), tensors, description)
     for old in checkpoints(directory)[KEEP:]:
         old.unlink(missing_ok=True)
     return path
@@ -238,7 +239,7 @@ def _check_optimizer(opt: Any, epoch: int) -> list[str]:
     if not isinstance(name, str) or name not in OPTIMIZERS:
         raise ValueError(f"the field 'optimizer.name' names no optimiser: {name!r:.40}")
     cls = OPTIMIZERS[name]
-    known = {f.name for f in fields(cls)} - {"t", "state", "_scratch"}
+    known = {f.name for f in fields(cls)} - NOT_SETTINGS
     if not (isinstance(settings, dict) and set(settings) == known):
         raise ValueError(
             f"the field 'optimizer.settings' must hold {', '.join(sorted(known))}"
@@ -333,19 +334,29 @@ def load_checkpoint(path: Path, net: Network) -> Checkpoint:
     ``ValueError`` if it was written for another network."""
     d, tensors = read_file(path, _expected(net, path), require_checksums=True)
     opt, es = d["optimizer"], d["early_stopping"]
+    history = History(**d["history"])
+    monitor = Monitor(
+        best=math.inf if es["best"] is None else es["best"],
+        waited=es["waited"],
+        best_epoch=history.best_epoch,
+        best_params=tensors.get("best_params"),
+    )
+    state = TrainingState(
+        epochs=d["epoch"],
+        history=history,
+        monitor=monitor,
+        epoch=d["epoch"],
+        step=opt["t"],
+        rng_start=d["rng_start"],
+    )
     return Checkpoint(
         path=path,
-        epoch=d["epoch"],
         params=tensors["params"],
         optimizer={"name": opt.get("name"), "settings": opt.get("settings")},
         optimizer_t=opt["t"],
         optimizer_state={k: tensors[f"optimizer.{k}"] for k in opt["state"]},
         rng=d["rng"],
-        rng_start=d["rng_start"],
-        history=d["history"],
-        best=es["best"],
-        waited=es["waited"],
-        best_params=tensors.get("best_params"),
+        state=state,
         fingerprint=d["data"],
     )
 

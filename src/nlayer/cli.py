@@ -37,8 +37,8 @@ from rich.progress import (
 )
 from rich.table import Table as RichTable
 
-from . import __version__
 from .activations import ACTIVATIONS, Activation, get_activation
+from .callbacks import Callback, EarlyStopping
 from .checks import interval, is_number
 from .data import (
     DATASETS,
@@ -57,6 +57,7 @@ from .data import (
     target_rows,
 )
 from .gradcheck import gradcheck_layers
+from .history import History
 from .io import load, save
 from .losses import LOSSES, Loss, get_loss
 from .metrics import classification_report, regression_report
@@ -64,6 +65,7 @@ from .model import BLOCK, Model
 from .network import Network, check_dropout, check_structure, template
 from .optimizers import OPTIMIZERS, SCHEDULES
 from .safefile import atomic_write, atomic_writer, locked
+from .state import TrainingState
 from .tables import (
     CsvOptions,
     Table,
@@ -74,7 +76,8 @@ from .tables import (
     read_table,
     to_arrow,
 )
-from .training import History, TrainingDiverged, TrainingInterrupted
+from .training import TrainingDiverged, TrainingInterrupted
+from .version import __version__
 
 #: the activations a hidden layer may use: the registry's element-wise ones
 HIDDEN_ACTIVATIONS = [
@@ -237,28 +240,24 @@ def _hidden_activations(names: list[str], n_hidden: int) -> list[str]:
 
 
 def _output(task: str, loss: str | None, n_classes: int) -> tuple[str, str, int]:
-    """(output activation, loss, number of outputs) for a task."""
-    if task == "classification":
-        loss = loss or "cross_entropy"
-        if loss == "cross_entropy":
-            return "softmax", loss, n_classes
-        if loss == "binary_cross_entropy":
-            if n_classes != 2:
-                raise DataError(
-                    "binary_cross_entropy needs two classes, "
-                    f"the target has {n_classes}"
-                )
-            return "sigmoid", loss, 1
+    """(output activation, loss, number of outputs) for a task: the loss
+    registry says which task each loss serves and its output layer."""
+    name = loss or ("cross_entropy" if task == "classification" else "mse")
+    fn = get_loss(name)
+    if fn.task != task:
+        fitting = [n for n, f in LOSSES.items() if f().task == task]
         raise DataError(
-            f"--loss {loss} does not fit classification; use cross_entropy "
-            "(or binary_cross_entropy for two classes)"
+            f"--loss {name} is for {fn.task}; this target is "
+            f"{'classified' if task == 'classification' else 'regressed'}: use "
+            f"{' or '.join(fitting)}"
         )
-    loss = loss or "mse"
-    if loss in ("cross_entropy", "binary_cross_entropy"):
-        raise DataError(
-            f"--loss {loss} is for classification; this target is regressed"
-        )
-    return "linear", loss, 1
+    if task == "regression":
+        return fn.output, name, 1
+    if not get_activation(fn.output).elementwise:  # softmax: one output per class
+        return fn.output, name, n_classes
+    if n_classes != 2:  # one unit, the probability of the second class
+        raise DataError(f"{name} needs two classes, the target has {n_classes}")
+    return fn.output, name, 1
 
 
 def _class_weight(value: str | None) -> str | dict[str, float] | None:
@@ -308,9 +307,7 @@ def _read_options(f: Callable[..., Any]) -> Callable[..., Any]:
             "[default: '', NA, N/A, NaN, null, None, …]",
         ),
     ]
-    for decorate in reversed(options):
-        f = decorate(f)
-    return f
+    return _apply(f, options)
 
 
 def _csv_options(
@@ -453,42 +450,12 @@ def _versions() -> dict[str, str]:
     return versions
 
 
-def _history_csv(history: History) -> str:
-    n_layers = len(history.grad_norms[0]) if history.grad_norms else 0
-    metric = f"val_{history.metric}" if history.metric else "val_metric"
-    head = ["epoch", "loss", "val_loss", metric, "lr"]
-    head += [f"grad_norm_layer{l + 1}" for l in range(n_layers)]
-    lines = [",".join(head)]
-    for e in range(history.epochs):
-        val = history.val_loss[e] if e < len(history.val_loss) else ""
-        met = history.val_metric[e] if e < len(history.val_metric) else ""
-        row = [e + 1, history.loss[e], val, met, history.lr[e], *history.grad_norms[e]]
-        lines.append(",".join(map(str, row)))
-    return "\n".join(lines) + "\n"
-
-
-def _history_json(history: History) -> bytes:
-    """The history as strict JSON: a non-finite value is written as null."""
-
-    def clean(v: Any) -> Any:
-        if isinstance(v, float) and not math.isfinite(v):
-            return None
-        if isinstance(v, list):
-            return [clean(x) for x in v]
-        return v
-
-    data = {k: clean(v) for k, v in history.as_dict().items()}
-    return json.dumps(data, indent=1, allow_nan=False).encode()
-
-
 def _write_run(
     out_dir: Path, model: Model, history: History, quiet: bool
 ) -> list[Path]:
     written = [save(model, out_dir / "model.safetensors")]
-    written.append(atomic_write(out_dir / "history.json", _history_json(history)))
-    written.append(
-        atomic_write(out_dir / "history.csv", _history_csv(history).encode())
-    )
+    written.append(atomic_write(out_dir / "history.json", history.to_json()))
+    written.append(atomic_write(out_dir / "history.csv", history.to_csv().encode()))
     if history.epochs:
         try:
             from .plotting import plot_history
@@ -556,24 +523,36 @@ class _Progress:
             out.print(f"epoch {epoch + 1}/{self.epochs}  {status}  {left:.0f} s left")
 
 
-class _KeepBest:
-    """A fit callback that keeps the best model so far on disk (at most every
-    SAVE_EVERY seconds), so that a failure late in a run does not lose it.
-    A failed write is reported once and training goes on."""
+class _KeepBest(Callback):
+    """Keeps the best model so far on disk (at most every SAVE_EVERY seconds),
+    so that a failure late in a run does not lose it; nlayer's EarlyStopping,
+    watching without stopping, finds the best epoch. A failed write is reported
+    once and training goes on."""
 
     def __init__(self, path: Path, pre: Preprocessing, quiet: bool) -> None:
         self.path, self.pre, self.quiet = path, pre, quiet
-        self.best = math.inf
-        self.epoch: int | None = None
-        self.params: np.ndarray | None = None
+        self.watch = EarlyStopping(
+            math.inf, stop=False, restore_best=False, keep_best=True
+        )
         self.saved_at, self.failed = -math.inf, False
 
-    def __call__(self, net: Network, epoch: int, logs: dict[str, Any]) -> None:
-        monitored = logs.get("val_loss", logs["loss"])
-        if monitored < self.best:
-            self.best, self.epoch, self.params = monitored, epoch, net.params.copy()
-            if time.perf_counter() - self.saved_at >= SAVE_EVERY:
-                self.save(net)
+    @property
+    def params(self) -> np.ndarray | None:
+        """The best epoch's weights so far."""
+        return self.watch.monitor.best_params
+
+    @property
+    def epoch(self) -> int | None:
+        """The best epoch so far (from 0)."""
+        return self.watch.monitor.best_epoch
+
+    def on_epoch_end(
+        self, net: Network, state: TrainingState, logs: dict[str, Any]
+    ) -> None:
+        self.watch.on_epoch_end(net, state, logs)
+        new_best = self.epoch == logs["epoch"]
+        if new_best and time.perf_counter() - self.saved_at >= SAVE_EVERY:
+            self.save(net)
 
     def save(self, net: Network) -> None:
         if self.params is None or self.failed:
@@ -628,9 +607,7 @@ def _data_options(f: Callable[..., Any], metavar: str = "[DATA]") -> Callable[..
             help="A built-in data set instead of DATA (default: digits).",
         ),
     ]
-    for decorate in reversed(options):
-        f = decorate(f)
-    return _read_options(f)
+    return _read_options(_apply(f, options))
 
 
 def _network_options(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -659,9 +636,7 @@ def _network_options(f: Callable[..., Any]) -> Callable[..., Any]:
             help="Override the task chosen from the target column.",
         ),
     ]
-    for decorate in reversed(options):
-        f = decorate(f)
-    return f
+    return _apply(f, options)
 
 
 def _column_options(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -701,13 +676,16 @@ def _column_options(f: Callable[..., Any]) -> Callable[..., Any]:
             help="Text columns with more distinct values are refused.",
         ),
     ]
-    for decorate in reversed(options):
-        f = decorate(f)
-    return f
+    return _apply(f, options)
 
 
 def _training_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    options = [
+    return _apply(f, [*_loop_options(), *_more_training_options()])
+
+
+def _loop_options() -> list[Callable[..., Any]]:
+    """The optimiser, the epochs and batches, the splits, early stopping."""
+    return [
         click.option(
             "--optimizer", type=click.Choice(list(OPTIMIZERS)), help="[default: adam]"
         ),
@@ -749,6 +727,12 @@ def _training_options(f: Callable[..., Any]) -> Callable[..., Any]:
             show_default=True,
             help="Epochs without improvement before early stopping.",
         ),
+    ]
+
+
+def _more_training_options() -> list[Callable[..., Any]]:
+    """Scaling, the optimiser's settings, class weights, the seed, the dtype."""
+    return [
         click.option(
             "--standardize/--no-standardize",
             default=None,
@@ -794,6 +778,12 @@ def _training_options(f: Callable[..., Any]) -> Callable[..., Any]:
             show_default=True,
         ),
     ]
+
+
+def _apply(
+    f: Callable[..., Any], options: list[Callable[..., Any]]
+) -> Callable[..., Any]:
+    """``f`` decorated with click ``options``, shown in the order given."""
     for decorate in reversed(options):
         f = decorate(f)
     return f
@@ -866,6 +856,24 @@ def train(**a: Any) -> None:
             a[flag] = None  # not given: the preset decides
     options = _csv_options(a["sep"], a["encoding"], a["decimal"], a["na"])
     ds = _dataset(a["data"], a["dataset"], a["target"], options)
+    opts = _train_settings(a, {**DEFAULTS, **PRESETS.get(ds.name, {})})
+    if a["resume"] and a["checkpoint_dir"] is None:
+        raise click.UsageError(
+            "--resume needs --checkpoint-dir, the checkpoints to use"
+        )
+    a.update(
+        drop=_name_list(a["drop"]) or [],
+        categorical=_name_list(a["categorical"]) or [],
+        numeric=_name_list(a["numeric"]) or [],
+        class_weight=_class_weight(a["class_weight"]),
+        test_split=opts["test_split"],
+        standardize=opts["standardize"],
+    )
+    _train(ds, opts, a)
+
+
+def _train_settings(a: dict[str, Any], preset: dict[str, Any]) -> dict[str, Any]:
+    """The network and training settings: what was given, else the preset's."""
     given = {
         "layers": _int_list(a["layers"], "--layers"),
         "activations": _name_list(a["activations"]),
@@ -877,7 +885,6 @@ def train(**a: Any) -> None:
         "early_stopping": a["early_stopping"],
         "standardize": a["standardize"],
     }
-    preset = {**DEFAULTS, **PRESETS.get(ds.name, {})}
     opts = {k: preset[k] if v is None else v for k, v in given.items()}
     bs = _batch_size(a["batch_size"])
     opts["batch_size"] = preset["batch_size"] if bs == "default" else bs
@@ -892,19 +899,7 @@ def train(**a: Any) -> None:
         raise click.UsageError(
             "--early-stopping needs a validation split (--val-split)"
         )
-    if a["resume"] and a["checkpoint_dir"] is None:
-        raise click.UsageError(
-            "--resume needs --checkpoint-dir, the checkpoints to use"
-        )
-    a.update(
-        drop=_name_list(a["drop"]) or [],
-        categorical=_name_list(a["categorical"]) or [],
-        numeric=_name_list(a["numeric"]) or [],
-        class_weight=_class_weight(a["class_weight"]),
-        test_split=opts["test_split"],
-        standardize=opts["standardize"],
-    )
-    _train(ds, opts, a)
+    return opts
 
 
 def _build(
@@ -1356,25 +1351,13 @@ def predict(
         raise click.UsageError("--format parquet needs --out FILE")
     options = _csv_options(sep, encoding, decimal, na)
     unseen: dict[str, set[str]] = {}
-
-    def run(stream: BinaryIO) -> int:
-        writer = _Writer(stream, fmt)
-        with _one_blas_thread():
-            for chunk in _chunks(m, data, options, keep_columns):
-                predicted = m.predictions(chunk, unseen)
-                columns = {k: chunk.columns[k] for k in keep_columns}
-                for name, col in predicted.columns.items():
-                    columns[f"predicted_{name}" if name in columns else name] = col
-                writer.write(Table("predictions", columns, chunk.n_rows))
-        writer.close()
-        return writer.rows
-
+    chunks = _chunks(m, data, options, keep_columns)
     if out_file is None:
-        rows = run(sys.stdout.buffer)
+        _write_predictions(m, chunks, keep_columns, sys.stdout.buffer, fmt, unseen)
         sys.stdout.flush()
     else:
         with atomic_writer(out_file) as f:
-            rows = run(f)
+            rows = _write_predictions(m, chunks, keep_columns, f, fmt, unseen)
         through = (
             f" (a link: written into {out_file.resolve()})"
             if out_file.is_symlink()
@@ -1382,6 +1365,27 @@ def predict(
         )
         err.print(f"wrote {rows} predictions to {out_file}{through}")
     _warn_unseen(unseen, data)
+
+
+def _write_predictions(
+    m: Model,
+    chunks: Iterator[Table],
+    keep: list[str],
+    stream: BinaryIO,
+    fmt: str,
+    unseen: dict[str, set[str]],
+) -> int:
+    """Predict chunk by chunk into ``stream``; the number of rows written."""
+    writer = _Writer(stream, fmt)
+    with _one_blas_thread():
+        for chunk in chunks:
+            predicted = m.predictions(chunk, unseen)
+            columns = {k: chunk.columns[k] for k in keep}
+            for name, col in predicted.columns.items():
+                columns[f"predicted_{name}" if name in columns else name] = col
+            writer.write(Table("predictions", columns, chunk.n_rows))
+    writer.close()
+    return writer.rows
 
 
 @contextlib.contextmanager
@@ -1781,30 +1785,33 @@ def gradcheck(samples: int, entries: int | None, **a: Any) -> None:
         # dead then sits exactly on ReLU's kink, where no derivative exists
         for b in net.biases:
             b[...] = rng.normal(scale=0.1, size=b.shape)
-    if prep is not None:
-        rows = prep.train_table.take(np.arange(min(samples, prep.train_table.n_rows)))
-        X = prep.pre.transform(rows)
-        Y = prep.pre.encode(rows, net.layer_sizes[-1])
-        where = f"{len(X)} rows of the data"
-    else:
-        X = rng.standard_normal((samples, net.layer_sizes[0]))
-        n_out = net.layer_sizes[-1]
-        name = net.loss_function.name
-        if name == "cross_entropy":
-            Y = np.eye(n_out)[rng.integers(0, n_out, samples)]
-        elif name == "binary_cross_entropy":
-            Y = rng.integers(0, 2, (samples, n_out)).astype(float)
-        elif name == "poisson":  # counts
-            Y = rng.poisson(2.0, (samples, n_out)).astype(float)
-        else:
-            Y = rng.standard_normal((samples, n_out))
-        where = f"{samples} random samples"
+    X, Y, where = _gradcheck_data(net, prep, samples, rng)
     if entries is None and net.n_params > GRADCHECK_ALL:
         entries = GRADCHECK_ENTRIES  # two forward passes an entry: sample them
     masks = net.dropout_masks(len(X), rng)  # None without dropout
     if masks is not None:
         where += ", dropout masks held fixed"
     report = gradcheck_layers(net, X, Y, samples=entries, seed=a["seed"], masks=masks)
+    _print_gradcheck(report, where, entries)
+
+
+def _gradcheck_data(
+    net: Network, prep: _Prepared | None, samples: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, str]:
+    """X, Y to check on (rows of the data, else random ones the loss accepts),
+    and what they are."""
+    if prep is not None:
+        rows = prep.train_table.take(np.arange(min(samples, prep.train_table.n_rows)))
+        X = prep.pre.transform(rows)
+        Y = prep.pre.encode(rows, net.layer_sizes[-1])
+        return X, Y, f"{len(X)} rows of the data"
+    X = rng.standard_normal((samples, net.layer_sizes[0]))
+    Y = net.loss_function.example_targets(rng, (samples, net.layer_sizes[-1]))
+    return X, Y, f"{samples} random samples"
+
+
+def _print_gradcheck(report: list[dict[str, Any]], where: str, entries: Any) -> None:
+    """The per-layer table, and exit 1 when an error exceeds the tolerance."""
     table = RichTable(title=f"finite-difference check, {where}, float64")
     for column in ("layer", "W error", "b error", "entries checked"):
         table.add_column(column, justify="right")

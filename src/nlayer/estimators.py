@@ -56,14 +56,15 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_dat
 
 from .activations import ACTIVATIONS
 from .backend import as_weights, n_rows
+from .callbacks import Callback, EarlyStopping
 from .checks import interval, is_number
 from .data import Preprocessing
 from .io import save as save_model
-from .losses import LOSSES, Loss
+from .losses import Loss, get_loss
 from .network import Network
 from .optimizers import LBFGS, SCHEDULES, Schedule, get_optimizer
+from .state import Monitor, TrainingState
 from .training import (
-    StopTraining,
     TrainingDiverged,
     TrainingInterrupted,
     fit,
@@ -102,16 +103,18 @@ class _SamplesInverseScaling(Schedule):
         return f"invscaling(power_t={self.power_t})"
 
 
-class _Convergence:
-    """A fit callback: scikit-learn's stopping rule and bookkeeping per epoch.
+class _Convergence(Callback):
+    """scikit-learn's bookkeeping and stopping rule, after every epoch.
 
-    After each epoch: ``n_iter_``, ``t_``, ``loss_`` (with the L2 penalty) and
-    ``loss_curve_``; then, with early stopping, the validation score against
-    ``best_validation_score_ + tol`` (the best weights kept), else the loss
-    against ``best_loss_ − tol``. When neither improved for more than
-    ``n_iter_no_change`` epochs in a row, training stops, or with
+    Bookkeeping: ``n_iter_``, ``t_``, ``loss_`` (with the L2 penalty),
+    ``loss_curve_`` and, with early stopping, ``validation_scores_``. The rule
+    is nlayer's :class:`~nlayer.callbacks.EarlyStopping` with scikit-learn's
+    ``tol`` (``rule="scikit-learn"``) on the validation score with early
+    stopping (the best weights kept), else on ``loss_``: when neither improved
+    for more than ``n_iter_no_change`` epochs in a row, training stops, or with
     ``learning_rate="adaptive"`` the learning rate is divided by 5 (stopping
-    once it is below 1e-6).
+    once it is below 1e-6). ``best_loss_``, ``best_validation_score_`` and
+    ``_no_improvement_count`` show its state, and carry it into a warm start.
     """
 
     def __init__(
@@ -126,9 +129,31 @@ class _Convergence:
         self.penalty, self.early_stopping = penalty, early_stopping
         self.adaptive = est.solver == "sgd" and est.learning_rate == "adaptive"
         self.converged = False
-        self.best_params: np.ndarray | None = None
+        score = f"val_{est._metric}"
+        self.stopping = EarlyStopping(
+            est.n_iter_no_change + 1,  # stop once the count exceeds n_iter_no_change
+            key=(lambda logs: logs.get(score, math.nan))
+            if early_stopping
+            else (lambda logs: est.loss_),
+            restore_best=False,  # _fit_stochastic restores, after a divergence too
+            keep_best=early_stopping,
+            on_plateau=self._plateau,
+            monitor=Monitor(
+                "max" if early_stopping else "min",
+                est.tol,
+                "scikit-learn",
+                best=est.best_validation_score_ if early_stopping else est.best_loss_,
+                waited=est._no_improvement_count,
+            ),
+        )
 
-    def __call__(self, net: Network, epoch: int, logs: dict[str, Any]) -> None:
+    @property
+    def best_params(self) -> np.ndarray | None:
+        return self.stopping.monitor.best_params
+
+    def on_epoch_end(
+        self, net: Network, state: TrainingState, logs: dict[str, Any]
+    ) -> None:
         est = self.est
         est.n_iter_ += 1
         est.t_ += self.n_samples
@@ -137,31 +162,20 @@ class _Convergence:
         if est.verbose:
             print(f"Iteration {est.n_iter_}, loss = {est.loss_:.8f}")
         if self.early_stopping:
-            self._score(net, logs)
-        elif est.loss_ > est.best_loss_ - est.tol:
-            est._no_improvement_count += 1
+            score = self.stopping.value(logs)
+            est.validation_scores_.append(score)
+            if est.verbose:
+                print(f"Validation score: {score:f}")
+        self.stopping.on_epoch_end(net, state, logs)
+        monitor = self.stopping.monitor
+        est._no_improvement_count = monitor.waited
+        if self.early_stopping:
+            est.best_validation_score_ = monitor.best
         else:
-            est._no_improvement_count = 0
-        if not self.early_stopping and est.loss_ < est.best_loss_:
-            est.best_loss_ = est.loss_
-        if est._no_improvement_count > est.n_iter_no_change:
-            self._plateau()
+            est.best_loss_ = monitor.best
 
-    def _score(self, net: Network, logs: dict[str, Any]) -> None:
-        est = self.est
-        score = float(logs.get(f"val_{est._metric}", np.nan))
-        est.validation_scores_.append(score)
-        if est.verbose:
-            print(f"Validation score: {score:f}")
-        if not score >= est.best_validation_score_ + est.tol:  # NaN: no better
-            est._no_improvement_count += 1
-        else:
-            est._no_improvement_count = 0
-        if score > est.best_validation_score_:
-            est.best_validation_score_ = score
-            self.best_params = net.params.copy()
-
-    def _plateau(self) -> None:
+    def _plateau(self) -> bool:
+        """n_iter_no_change epochs without improvement: True to go on."""
         est = self.est
         what = "Validation score" if self.early_stopping else "Training loss"
         message = (
@@ -170,14 +184,13 @@ class _Convergence:
         )
         if self.adaptive and self.opt.lr > ADAPTIVE_FLOOR:
             self.opt.lr /= 5.0
-            est._no_improvement_count = 0
             if est.verbose:
                 print(f"{message} Setting learning rate to {self.opt.lr:f}")
-            return
+            return True
         if est.verbose:
             print(f"{message} Stopping.")
         self.converged = True
-        raise StopTraining
+        return False
 
 
 class _NLayerBase(BaseEstimator):
@@ -318,9 +331,12 @@ class _NLayerBase(BaseEstimator):
         hidden = [
             SKLEARN_ACTIVATIONS.get(a, a) if isinstance(a, str) else a for a in hidden
         ]
-        known = [*SKLEARN_ACTIVATIONS, *(n for n in ACTIVATIONS if n != "softmax")]
+        hidden_ok = [
+            n for n, a in ACTIVATIONS.items() if getattr(a, "elementwise", True)
+        ]
+        known = [*SKLEARN_ACTIVATIONS, *hidden_ok]
         for a in hidden:
-            if isinstance(a, str) and (a not in ACTIVATIONS or a == "softmax"):
+            if isinstance(a, str) and a not in hidden_ok:
                 raise self._invalid("activation", f"a str among {known} (or an object)")
         if self.solver not in SOLVERS:
             raise self._invalid("solver", f"a str among {list(SOLVERS)}")
@@ -414,29 +430,15 @@ class _NLayerBase(BaseEstimator):
         sample_weight = self._weighted(y, sample_weight)
         random_state = check_random_state(self.random_state)
         try:
-            if first:
-                self._initialize(X, Y, sizes, hidden, out_act, loss, random_state)
-            elif "network_" not in self.__dict__:
-                self._network_from_given(X, hidden, out_act, loss)
-            elif self.network_.layer_sizes[-1] != Y.shape[1]:
-                raise ValueError(
-                    f"{type(self).__name__}: y has {Y.shape[1]} outputs, the fitted "
-                    f"network {self.network_.layer_sizes[-1]}; fit anew without "
-                    "warm_start"
-                )
+            self._network(first, X, Y, (sizes, hidden, out_act, loss), random_state)
             Y = Y.astype(X.dtype)
             if self.solver == "lbfgs":
                 self._fit_lbfgs(X, Y, sample_weight, validation_data, callbacks)
             else:
                 self._fit_stochastic(
-                    X,
-                    Y,
-                    sample_weight,
-                    incremental,
-                    random_state,
-                    validation_data,
+                    X, Y, sample_weight, incremental, random_state, validation_data,
                     callbacks,
-                )
+                )  # fmt: skip
         except KeyboardInterrupt:
             if first:  # stopped before one epoch finished: unfitted, not half-fitted
                 for name in set(vars(self)) - set(self.get_params(deep=False)):
@@ -445,6 +447,28 @@ class _NLayerBase(BaseEstimator):
         if not np.isfinite(self.network_.params).all():
             raise ValueError(DIVERGED)
         return self
+
+    def _network(
+        self,
+        first: bool,
+        X: Any,
+        Y: np.ndarray,
+        layout: tuple[list[int], list[Any], str, Any],
+        random_state: np.random.RandomState,
+    ) -> None:
+        """A new network on a first fit, the given coefs_ on a later one, else
+        the fitted network, checked against Y."""
+        sizes, hidden, out_act, loss = layout
+        if first:
+            self._initialize(X, Y, sizes, hidden, out_act, loss, random_state)
+        elif "network_" not in self.__dict__:
+            self._network_from_given(X, hidden, out_act, loss)
+        elif self.network_.layer_sizes[-1] != Y.shape[1]:
+            raise ValueError(
+                f"{type(self).__name__}: y has {Y.shape[1]} outputs, the fitted "
+                f"network {self.network_.layer_sizes[-1]}; fit anew without "
+                "warm_start"
+            )
 
     def _initialize(
         self,
@@ -578,17 +602,7 @@ class _NLayerBase(BaseEstimator):
             self.network_.rng = np.random.default_rng(seed)
             self._seeded = True
         n = n_rows(X)
-        if self.batch_size == "auto":
-            batch = min(200, n)
-        else:
-            batch = int(self.batch_size)
-            if batch > n:
-                warnings.warn(
-                    "Got `batch_size` less than 1 or larger than sample size. It is "
-                    "going to be clipped",
-                    stacklevel=4,
-                )
-            batch = int(np.clip(batch, 1, n))
+        batch = self._batch(n)
         mean = 1.0 if sample_weight is None else float(np.mean(sample_weight))
         if not incremental or not hasattr(self, "optimizer_"):
             self.optimizer_ = self._make_optimizer(batch * mean)
@@ -621,6 +635,19 @@ class _NLayerBase(BaseEstimator):
                 ConvergenceWarning,
                 stacklevel=4,
             )
+
+    def _batch(self, n: int) -> int:
+        """scikit-learn's batch size for n samples: min(200, n) for "auto"."""
+        if self.batch_size == "auto":
+            return min(200, n)
+        batch = int(self.batch_size)
+        if batch > n:
+            warnings.warn(
+                "Got `batch_size` less than 1 or larger than sample size. It is "
+                "going to be clipped",
+                stacklevel=5,
+            )
+        return int(np.clip(batch, 1, n))
 
     def _current_rate(self, opt: Any, n: int) -> float:
         schedule = self._schedule(n)
@@ -930,10 +957,10 @@ class NLayerClassifier(ClassifierMixin, _NLayerBase):
                 )
         Y = self._label_binarizer.transform(y).astype(np.float64)
         kind = self._label_binarizer.y_type_
-        if kind == "multiclass":
-            return Y, "softmax", "cross_entropy"
-        # one class (as MLPClassifier allows): a logistic unit learns it
-        return Y, "sigmoid", "binary_cross_entropy"
+        # several classes: one softmax; else (binary, multi-label, or one class
+        # as MLPClassifier allows) a logistic unit per column
+        loss = "cross_entropy" if kind == "multiclass" else "binary_cross_entropy"
+        return Y, get_loss(loss).output, loss
 
     def _partial_fit_classes(self, y: np.ndarray, classes: Any) -> None:
         if not hasattr(self, "classes_") or "_label_binarizer" not in self.__dict__:
@@ -986,6 +1013,13 @@ class NLayerClassifier(ClassifierMixin, _NLayerBase):
     ) -> NLayerClassifier:
         """One epoch over (X, y); the first call needs ``classes``, every class."""
         return self._fit(X, y, sample_weight, True, classes=classes)
+
+    @property
+    def target_type_(self) -> str:
+        """What the classifier was fitted on: "binary", "multiclass" or
+        "multilabel-indicator" (scikit-learn's ``type_of_target``)."""
+        check_is_fitted(self, "classes_")
+        return str(self._label_binarizer.y_type_)
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities (n_samples, n_classes), columns in ``classes_``
@@ -1113,12 +1147,13 @@ class NLayerRegressor(RegressorMixin, _NLayerBase):
                     "loss", f"a str among {list(REGRESSION_LOSSES)} or a loss object"
                 )
             name = REGRESSION_LOSSES[self.loss]
-            return name, LOSSES[name]().fused_with or "linear"
-        if not callable(getattr(self.loss, "gradient", None)):
+            return name, get_loss(name).output
+        try:
+            return self.loss, get_loss(self.loss).output
+        except TypeError:
             raise self._invalid(
                 "loss", f"a str among {list(REGRESSION_LOSSES)} or a loss object"
-            )
-        return self.loss, getattr(self.loss, "fused_with", None) or "linear"
+            ) from None
 
     def _targets(
         self, y: Any, first: bool, incremental: bool, classes: Any, sample_weight: Any
@@ -1162,6 +1197,19 @@ class NLayerRegressor(RegressorMixin, _NLayerBase):
     def partial_fit(self, X: Any, y: Any, sample_weight: Any = None) -> NLayerRegressor:
         """One epoch over (X, y), continuing from the current weights."""
         return self._fit(X, y, sample_weight, True)
+
+    @property
+    def target_mean_(self) -> np.ndarray:
+        """(n_outputs,): predictions are the network's output × target_scale_
+        + target_mean_ (0 and 1 without a standardised target)."""
+        check_is_fitted(self, "network_")
+        return np.asarray(self._y_mean)
+
+    @property
+    def target_scale_(self) -> np.ndarray:
+        """(n_outputs,): see :attr:`target_mean_`."""
+        check_is_fitted(self, "network_")
+        return np.asarray(self._y_scale)
 
     def predict(self, X: Any) -> np.ndarray:
         """Predicted values: (n_samples,) for a 1-D y, else (n_samples, n_targets)."""

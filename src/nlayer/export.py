@@ -58,7 +58,8 @@ def _network_and_output(
             f"expected an nlayer Network, a Model or a fitted estimator, not "
             f"{type(obj).__name__}"
         )
-    scale, mean = getattr(obj, "_y_scale", None), getattr(obj, "_y_mean", None)
+    scale = getattr(obj, "target_scale_", None)  # a regressor's
+    mean = getattr(obj, "target_mean_", None)
     if scale is not None and not (np.all(scale == 1) and np.all(mean == 0)):
         if net.activations[-1].name != "linear":
             raise ValueError(

@@ -28,7 +28,6 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__
 from .activations import ACTIVATIONS, Activation, get_activation
 from .checks import is_number
 from .data import ENCODINGS, IMPUTE, TASKS, Encoding, Preprocessing
@@ -36,6 +35,7 @@ from .losses import LOSSES, Loss, get_loss
 from .model import Model
 from .network import Network
 from .safefile import ModelFileError, read_file, write_file
+from .version import __version__
 
 FORMAT = "nlayer.model"
 FORMAT_VERSION = 2

@@ -2,9 +2,15 @@
 
 ``samples(Y_hat, Y)`` returns each sample's loss ℓᵢ (summed over outputs), and
 ``value(Y_hat, Y)`` returns L = mean ℓᵢ; sample weights give Σ wᵢℓᵢ / Σ wᵢ.
-``gradient(Y_hat, Y)`` returns the per-sample derivative, m·∂L/∂Ŷ, shape
-(m, n_L): the seeds write ∂L/∂Ŷ = Ŷ − Y for MSE and apply the 1/m when
-forming dW and db, and nlayer does the same.
+``sample_gradient(Y_hat, Y)`` returns each sample's derivative ∂ℓᵢ/∂ŷᵢ, shape
+(m, n_L), which is m·∂L/∂Ŷ: the seeds write ∂L/∂Ŷ = Ŷ − Y for MSE and apply
+the 1/m when forming dW and db, and nlayer does the same. (``gradient`` is
+its older name, still accepted from a custom loss.)
+
+``task`` says what a loss's targets are ("classification": labels or
+probabilities; "regression": values) and ``output`` the output activation it
+goes with: the registry holds these facts for the command line, the
+estimators and ``fit``'s default metric.
 
 Cross-entropy with a softmax output and binary cross-entropy with a sigmoid
 output are *fused*: the network skips σ′ and takes the output delta
@@ -20,10 +26,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from .backend import Array
 from .checks import non_negative
 from .registry import as_object, lookup, register
-
-Array = Any
 
 
 class Loss:
@@ -32,6 +37,13 @@ class Loss:
     name: ClassVar[str] = "loss"
     #: the output activation this loss fuses with (dZ_L = Ŷ − Y), or None
     fused_with: ClassVar[str | None] = None
+    #: "classification" (targets are labels or probabilities) or "regression"
+    task: ClassVar[str] = "regression"
+
+    @property
+    def output(self) -> str:
+        """The output activation this loss goes with: the fused one, else linear."""
+        return self.fused_with or "linear"
 
     def samples(self, Y_hat: Array, Y: Array) -> Array:
         """ℓᵢ, each sample's loss summed over outputs, shape (m,)."""
@@ -44,12 +56,25 @@ class Loss:
         """L = mean ℓᵢ, a float (Y_hat, Y: (m, n_L))."""
         return float(np.mean(self.samples(Y_hat, Y)))
 
-    def gradient(self, Y_hat: Array, Y: Array) -> Array:
-        """m·∂L/∂Ŷ, the per-sample derivative, shape (m, n_L)."""
+    def sample_gradient(self, Y_hat: Array, Y: Array) -> Array:
+        """∂ℓᵢ/∂ŷᵢ for every sample, shape (m, n_L): m·∂L/∂Ŷ."""
+        if type(self).gradient is not Loss.gradient:  # a loss written before
+            return self.gradient(Y_hat, Y)
         raise NotImplementedError
+
+    def gradient(self, Y_hat: Array, Y: Array) -> Array:
+        """The older name of :meth:`sample_gradient`."""
+        return self.sample_gradient(Y_hat, Y)
 
     def check_targets(self, Y: Array) -> None:
         """Raise ValueError when ``Y`` is not a valid target for this loss."""
+
+    def example_targets(
+        self, rng: np.random.Generator, shape: tuple[int, int]
+    ) -> Array:
+        """Random targets of ``shape`` (m, n_L) this loss accepts (what a
+        gradient check on random data uses): standard normal values here."""
+        return rng.standard_normal(shape)
 
     def fused_delta(self, Y_hat: Array, Y: Array, out: Array | None = None) -> Array:
         """Fused losses only: m·∂L/∂Z_L, skipping the output activation's σ′
@@ -86,7 +111,7 @@ class MSE(Loss):
         R = Y_hat - Y
         return 0.5 * (R * R).sum(axis=1)
 
-    def gradient(self, Y_hat: Array, Y: Array) -> Array:
+    def sample_gradient(self, Y_hat: Array, Y: Array) -> Array:
         return Y_hat - Y
 
 
@@ -99,7 +124,7 @@ class MAE(Loss):
     def samples(self, Y_hat: Array, Y: Array) -> Array:
         return np.abs(Y_hat - Y).sum(axis=1)
 
-    def gradient(self, Y_hat: Array, Y: Array) -> Array:
+    def sample_gradient(self, Y_hat: Array, Y: Array) -> Array:
         return np.sign(Y_hat - Y)
 
 
@@ -119,7 +144,7 @@ class Huber(Loss):
         d = self.delta
         return np.where(a <= d, 0.5 * a**2, d * (a - 0.5 * d)).sum(axis=1)
 
-    def gradient(self, Y_hat: Array, Y: Array) -> Array:
+    def sample_gradient(self, Y_hat: Array, Y: Array) -> Array:
         return np.clip(Y_hat - Y, -self.delta, self.delta)
 
     def params(self) -> dict[str, float]:
@@ -144,6 +169,13 @@ class CrossEntropy(Loss):
 
     name: ClassVar[str] = "cross_entropy"
     fused_with: ClassVar[str | None] = "softmax"
+    task: ClassVar[str] = "classification"
+
+    def example_targets(
+        self, rng: np.random.Generator, shape: tuple[int, int]
+    ) -> Array:
+        m, n = shape  # one-hot rows
+        return np.eye(n)[rng.integers(0, n, m)]
 
     def samples(self, Y_hat: Array, Y: Array) -> Array:
         return -(Y * _log(Y_hat)).sum(axis=1)
@@ -154,7 +186,7 @@ class CrossEntropy(Loss):
         log_softmax = S - np.log(np.exp(S).sum(axis=1, keepdims=True))
         return -(Y * log_softmax).sum(axis=1)
 
-    def gradient(self, Y_hat: Array, Y: Array) -> Array:
+    def sample_gradient(self, Y_hat: Array, Y: Array) -> Array:
         return -Y / np.maximum(Y_hat, np.finfo(Y_hat.dtype).tiny)
 
     def fused_delta(self, Y_hat: Array, Y: Array, out: Array | None = None) -> Array:
@@ -183,6 +215,12 @@ class BinaryCrossEntropy(Loss):
 
     name: ClassVar[str] = "binary_cross_entropy"
     fused_with: ClassVar[str | None] = "sigmoid"
+    task: ClassVar[str] = "classification"
+
+    def example_targets(
+        self, rng: np.random.Generator, shape: tuple[int, int]
+    ) -> Array:
+        return rng.integers(0, 2, shape).astype(float)  # 0/1 labels
 
     def samples(self, Y_hat: Array, Y: Array) -> Array:
         return -(Y * _log(Y_hat) + (1 - Y) * _log(1 - Y_hat)).sum(axis=1)
@@ -191,7 +229,7 @@ class BinaryCrossEntropy(Loss):
         """ℓᵢ from Z: Σⱼ max(z, 0) − zy + log(1 + e^(−|z|)), finite for any Z."""
         return (np.maximum(Z, 0) - Z * Y + np.log1p(np.exp(-np.abs(Z)))).sum(axis=1)
 
-    def gradient(self, Y_hat: Array, Y: Array) -> Array:
+    def sample_gradient(self, Y_hat: Array, Y: Array) -> Array:
         tiny = np.finfo(Y_hat.dtype).tiny
         return (Y_hat - Y) / np.maximum(Y_hat * (1 - Y_hat), tiny)
 
@@ -211,6 +249,11 @@ class Poisson(Loss):
     name: ClassVar[str] = "poisson"
     fused_with: ClassVar[str | None] = "exp"
 
+    def example_targets(
+        self, rng: np.random.Generator, shape: tuple[int, int]
+    ) -> Array:
+        return rng.poisson(2.0, shape).astype(float)  # counts
+
     def samples(self, Y_hat: Array, Y: Array) -> Array:
         return (_xlogy(Y, Y) - Y * _log(Y_hat) - Y + Y_hat).sum(axis=1)
 
@@ -218,7 +261,7 @@ class Poisson(Loss):
         """ℓᵢ from Z, log ŷ = z exactly: no log of a rounded-to-zero ŷ."""
         return (_xlogy(Y, Y) - Y * Z - Y + np.exp(Z)).sum(axis=1)
 
-    def gradient(self, Y_hat: Array, Y: Array) -> Array:
+    def sample_gradient(self, Y_hat: Array, Y: Array) -> Array:
         return 1 - Y / np.maximum(Y_hat, np.finfo(Y_hat.dtype).tiny)
 
     def fused_delta(self, Y_hat: Array, Y: Array, out: Array | None = None) -> Array:
@@ -255,7 +298,8 @@ def register_loss(
 
 
 class _Custom(Loss):
-    """Adapts a user object with ``value(Y_hat, Y)`` and ``gradient(Y_hat, Y)``."""
+    """Adapts a user object with ``value(Y_hat, Y)`` and ``sample_gradient(Y_hat,
+    Y)`` (or its older name ``gradient``)."""
 
     def __init__(self, fn: Any) -> None:
         self.fn = fn
@@ -269,8 +313,10 @@ class _Custom(Loss):
             return self.fn.samples(Y_hat, Y)
         return super().samples(Y_hat, Y)
 
-    def gradient(self, Y_hat: Array, Y: Array) -> Array:
-        return self.fn.gradient(Y_hat, Y)
+    def sample_gradient(self, Y_hat: Array, Y: Array) -> Array:
+        fn = self.fn
+        named = getattr(fn, "sample_gradient", None)
+        return named(Y_hat, Y) if callable(named) else fn.gradient(Y_hat, Y)
 
     def check_targets(self, Y: Array) -> None:
         check = getattr(self.fn, "check_targets", None)
@@ -288,9 +334,11 @@ class _Custom(Loss):
 def get_loss(spec: str | Any) -> Loss:
     """The loss named ``spec``, or ``spec`` itself as a :class:`Loss`."""
     if isinstance(spec, str):
-        hint = " (or pass an object with value(Y_hat, Y) and gradient(Y_hat, Y))"
+        hint = " (or pass an object with value(Y_hat, Y) and sample_gradient(Y_hat, Y))"
         spec = lookup(LOSSES, spec, "loss", hint)()
-    return as_object(spec, Loss, ("value", "gradient"), _Custom)
+    named = callable(getattr(spec, "sample_gradient", None))
+    methods = ("value", "sample_gradient" if named else "gradient")
+    return as_object(spec, Loss, methods, _Custom)
 
 
 _BUILTIN = frozenset(LOSSES.values())
@@ -310,10 +358,10 @@ def check_loss(
     rtol: float = 1e-4,
     atol: float = 1e-6,
 ) -> float:
-    """Compare ``gradient`` with central differences of ``value`` (float64).
+    """Compare ``sample_gradient`` with central differences of ``value`` (float64).
 
-    ``gradient`` must be the per-sample derivative m·∂L/∂Ŷ (see the module
-    docstring). Default inputs: 8×3 fixed values in (0.1, 0.9). Returns the
+    ``sample_gradient`` must be the per-sample derivative m·∂L/∂Ŷ (see the
+    module docstring). Default inputs: 8×3 fixed values in (0.1, 0.9). Returns the
     largest absolute difference; raises ``ValueError`` when they disagree.
     """
     fn = get_loss(loss)
@@ -321,10 +369,11 @@ def check_loss(
     Y_hat = rng.uniform(0.1, 0.9, (8, 3)) if Y_hat is None else np.array(Y_hat, float)
     Y = rng.uniform(0.1, 0.9, Y_hat.shape) if Y is None else np.asarray(Y, float)
     m = len(Y_hat)
-    g = np.asarray(fn.gradient(Y_hat, Y), dtype=np.float64)
+    g = np.asarray(fn.sample_gradient(Y_hat, Y), dtype=np.float64)
     if g.shape != Y_hat.shape:
         raise ValueError(
-            f"loss {fn.name!r}: gradient has shape {g.shape}, expected {Y_hat.shape}"
+            f"loss {fn.name!r}: sample_gradient has shape {g.shape}, expected "
+            f"{Y_hat.shape}"
         )
     numeric = np.empty_like(Y_hat)
     for i in np.ndindex(Y_hat.shape):
@@ -340,9 +389,9 @@ def check_loss(
     if bad.any():
         i = np.unravel_index(int(np.argmax(np.where(bad, err, -1))), err.shape)
         raise ValueError(
-            f"loss {fn.name!r}: gradient disagrees with finite differences of value "
-            f"at sample {i[0]}, output {i[1]}: gradient gives {g[i]:.6g}, finite "
-            f"differences give {numeric[i]:.6g} (gradient must be m·∂L/∂Ŷ, "
+            f"loss {fn.name!r}: sample_gradient disagrees with finite differences "
+            f"of value at sample {i[0]}, output {i[1]}: it gives {g[i]:.6g}, "
+            f"finite differences give {numeric[i]:.6g} (it must be m·∂L/∂Ŷ, "
             "the per-sample derivative)"
         )
     return float(err.max())

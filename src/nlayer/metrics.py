@@ -6,11 +6,12 @@ figure against it), without needing scikit-learn.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-Array = Any
+from .backend import Array
 
 
 def accuracy(Y_hat: Array, Y: Array) -> float:
@@ -34,6 +35,36 @@ def r2(Y_hat: Array, Y: Array) -> float:
     safe = np.where(ss_tot > 0, ss_tot, 1)
     per_output = np.where(ss_tot > 0, 1 - ss_res / safe, (ss_res == 0).astype(float))
     return float(np.mean(per_output))
+
+
+#: the validation metrics ``fit`` knows by name
+METRICS = ("accuracy", "r2")
+
+
+def validation_metric(
+    metric: Any, loss: Any, output: Any, n_outputs: int
+) -> tuple[str | None, Callable[[Array, Array], float] | None]:
+    """(name, function (Ŷ, Y) -> float) of ``fit``'s validation metric.
+
+    ``metric``: "auto" (the registry decides: accuracy for a loss whose
+    ``task`` is classification, R² otherwise), "accuracy", "r2", a function or
+    None. Accuracy counts each output at ½ (multi-label) unless the output
+    activation mixes its units (softmax: one label per sample).
+    """
+    if metric is None or callable(metric):
+        return (getattr(metric, "__name__", "metric") if metric else None), metric
+    if metric == "auto":
+        task = getattr(loss, "task", "regression")
+        metric = "accuracy" if task == "classification" else "r2"
+    if metric == "accuracy":
+        multi = getattr(output, "elementwise", True) and n_outputs > 1
+        return "accuracy", multilabel_accuracy if multi else accuracy
+    if metric == "r2":
+        return "r2", r2
+    raise ValueError(
+        f"unknown metric {metric!r}; known: 'auto', {', '.join(map(repr, METRICS))}, "
+        "None, or a function (Y_hat, Y) -> float"
+    )
 
 
 def regression_report(y_hat: Array, y: Array) -> dict[str, float]:

@@ -15,8 +15,9 @@ from typing import Any
 import numpy as np
 
 from .data import DataError, Preprocessing
-from .network import Network, Workspace
+from .network import Network
 from .tables import Column, Table, as_table
+from .workspace import Workspace
 
 #: rows per forward pass when predicting (see Model._forward)
 BLOCK = 8192

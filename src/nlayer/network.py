@@ -24,6 +24,7 @@ import numpy as np
 from .activations import Activation, check_activation, get_activation
 from .activations import is_builtin as is_builtin_activation
 from .backend import (
+    Array,
     as_dtype,
     as_matrix,
     as_weights,
@@ -36,11 +37,10 @@ from .checks import is_number, positive_int
 from .initializers import Initializer, initial_weights
 from .losses import Loss, check_loss, get_loss
 from .losses import is_builtin as is_builtin_loss
+from .workspace import Workspace
 
 if TYPE_CHECKING:
     from .training import History
-
-Array = Any
 
 
 class LayerArrays(list[Any]):
@@ -72,32 +72,6 @@ class LayerArrays(list[Any]):
         )
 
     append = extend = insert = pop = remove = clear = __delitem__ = __iadd__ = _fixed  # type: ignore[assignment]
-
-
-class Workspace:
-    """The arrays one training step reuses for batches of m samples: each
-    layer's Z⁽ˡ⁾, H⁽ˡ⁾ and dH⁽ˡ⁾ (m, n_l), the last also holding dZ⁽ᴸ⁾, a row
-    of m ones, and the batch's rows of X and Y. Built once per fit and batch
-    size, so the step allocates none of them."""
-
-    def __init__(self, net: Network, m: int, n_targets: int) -> None:
-        xp, dt, n = namespace(net.params), net.dtype, net.layer_sizes
-        self.Z = [xp.empty((m, k), dtype=dt) for k in n[1:]]
-        self.H = [xp.empty((m, k), dtype=dt) for k in n[1:]]
-        self.dH = [xp.empty((m, k), dtype=dt) for k in n[1:]]
-        self.ones = xp.ones(m, dtype=dt)
-        self.X = xp.empty((m, n[0]), dtype=dt)
-        self.Y = xp.empty((m, n_targets), dtype=dt)
-
-    def head(self, m: int) -> Workspace:
-        """The same buffers for the first ``m`` rows (views, no copies): one
-        workspace serves batches of any size up to its own."""
-        view = object.__new__(Workspace)
-        view.Z, view.H, view.dH = (
-            [A[:m] for A in As] for As in (self.Z, self.H, self.dH)
-        )
-        view.ones, view.X, view.Y = self.ones[:m], self.X[:m], self.Y[:m]
-        return view
 
 
 class Network:
@@ -321,13 +295,30 @@ class Network:
         return self._forward_pass(X, work)[1][-1]
 
     def forward_pass(
-        self, X: Any, masks: list[Array | None] | None = None
+        self,
+        X: Any,
+        masks: list[Array | None] | None = None,
+        work: Workspace | None = None,
     ) -> tuple[list[Array], list[Array]]:
         """(Z, H) of every layer: ``Z[l]`` is Z⁽ˡ⁺¹⁾, shape (m, n_{l+1});
         ``H[l]`` is H⁽ˡ⁾, shape (m, n_l), with H[0] = X. With dropout
         ``masks`` (see :meth:`dropout_masks`), a hidden H⁽ˡ⁾ is the dropped-out
-        σ(Z⁽ˡ⁾) ⊙ M⁽ˡ⁾ that the next layer sees."""
-        return self._forward_pass(self.check_X(X), masks=masks)
+        σ(Z⁽ˡ⁾) ⊙ M⁽ˡ⁾ that the next layer sees. With a :class:`Workspace` of
+        m rows, every Z and H is computed in its buffers (``fit`` reuses one
+        per batch size), and the next call overwrites them."""
+        return self._forward_pass(self._checked_X(X), work, masks)
+
+    def _checked_X(self, X: Any) -> Array:
+        # training passes arrays that are already right thousands of times a
+        # second: recognise them at once, check everything else in full
+        if (
+            type(X) is np.ndarray
+            and X.dtype == self.dtype
+            and X.ndim == 2
+            and X.shape[1] == self.layer_sizes[0]
+        ) or (is_sparse(X) and X.shape[1] == self.layer_sizes[0]):
+            return X
+        return self.check_X(X)
 
     def _forward_pass(
         self,
@@ -377,6 +368,7 @@ class Network:
         out: Array | None = None,
         sample_weight: Array | None = None,
         masks: list[Array | None] | None = None,
+        work: Workspace | None = None,
     ) -> tuple[LayerArrays, LayerArrays]:
         """(dW, db) from a forward pass's Z, H and the targets Y (m, n_L).
 
@@ -386,15 +378,22 @@ class Network:
             db = Σ_rows dZ / m         (n_l,)
             dH_prev = dZ Wᵀ            (skipped for the input layer)
 
-        Writes into ``out`` (a flat buffer laid out like ``params``) when given.
+        Writes into ``out`` when given: a flat buffer laid out like ``params``,
+        or its (dW, db) views from :meth:`split` (a training loop splits once).
         With ``sample_weight`` (m,), the output delta's rows are scaled by
         wᵢ·m/Σw: the gradient of the weighted mean loss Σ wᵢℓᵢ / Σ w. With
         the dropout ``masks`` of the forward pass, dH of a hidden layer is
         multiplied by its mask before σ′ (the chain rule through D = σ(Z) ⊙ M).
+        With the forward pass's :class:`Workspace`, the deltas use its buffers.
         """
-        out = namespace(self.params).empty_like(self.params) if out is None else out
-        dW, db = self.split(out)
-        self._backward(Z, H, Y, dW, db, sample_weight, masks=masks)
+        if isinstance(out, tuple):  # (dW, db) views, split once by the caller
+            dW, db = out
+        else:
+            flat = (
+                namespace(self.params).empty_like(self.params) if out is None else out
+            )
+            dW, db = self.split(flat)
+        self._backward(Z, H, Y, dW, db, sample_weight, work, masks)
         return dW, db
 
     def _backward(
@@ -412,7 +411,8 @@ class Network:
         if loss.fused_with is not None:
             dZ = loss.fused_delta(H[L], Y, None if work is None else work.dH[L - 1])
         else:
-            dZ = acts[L - 1].backward_into(loss.gradient(H[L], Y), Z[L - 1], H[L])
+            dY = loss.sample_gradient(H[L], Y)  # m·∂L/∂Ŷ
+            dZ = acts[L - 1].backward_into(dY, Z[L - 1], H[L])
         # The mean's 1/m (or the weights wᵢ/Σw), applied once to the output delta:
         # every dW, db and dH below is linear in it, so none needs its own pass.
         if sample_weight is None:
@@ -646,44 +646,16 @@ def template(
     layer with ``dropout`` shows its mask M (training only)."""
     m = positive_int("batch_size", batch_size)
     n, L = tuple(layer_sizes), len(layer_sizes) - 1
-    rows: list[tuple[str, str, str]] = []
-    p = [*dropout, *[0.0] * L][:L]  # per hidden layer; the output layer never drops
-    masked = [False, *(rate > 0 for rate in p)]  # masked[l]: H(l) has a mask
+    rates = [*dropout, *[0.0] * L][:L]  # per hidden layer; the output never drops
+    names = [a.name for a in activations]
+    forward = _forward_rows(n, names, rates, m)
+    backward = _backward_rows(n, names, rates, loss, m)
+    w = max(len(f) for f, _, _ in forward + backward) + 2
+    s = max(len(s) for _, s, _ in forward + backward) + 2
 
-    def row(formula: str, shape: tuple[int, ...], note: str = "") -> None:
-        rows.append((formula, str(shape), note))
+    def lines(rows: list[tuple[str, str, str]]) -> list[str]:
+        return [f"  {f:<{w}}{sh:<{s}}{note}".rstrip() for f, sh, note in rows]
 
-    row("H0 = X", (m, n[0]))
-    for l in range(1, L + 1):
-        act = activations[l - 1].name
-        row(
-            f"Z{l} = H{l - 1} @ W{l} + b{l}",
-            (m, n[l]),
-            f"W{l}: {(n[l - 1], n[l])}  b{l}: {(n[l],)}",
-        )
-        if l < L and masked[l]:
-            row(f"H{l} = {act}(Z{l}) * M{l}", (m, n[l]), f"dropout {p[l - 1]:g}")
-        else:
-            row(f"H{l} = {act}(Z{l})", (m, n[l]))
-    row(f"Y_hat = H{L}", (m, n[L]))
-    forward = len(rows)
-    for l in range(L, 0, -1):
-        act = activations[l - 1].name
-        if l == L and loss.fused_with is not None:
-            row(f"dZ{l} = Y_hat - Y", (m, n[l]), f"{act} + {loss.name}, fused")
-        else:
-            if l == L:
-                row(f"dH{l} = dL/dY_hat", (m, n[l]), loss.name)
-            row(f"dZ{l} = dH{l} * {act}'(Z{l})", (m, n[l]))
-        row(f"dW{l} = H{l - 1}.T @ dZ{l} / m", (n[l - 1], n[l]))
-        row(f"db{l} = sum(dZ{l}, axis=0) / m", (n[l],))
-        if l > 1 and masked[l - 1]:
-            row(f"dH{l - 1} = (dZ{l} @ W{l}.T) * M{l - 1}", (m, n[l - 1]))
-        elif l > 1:
-            row(f"dH{l - 1} = dZ{l} @ W{l}.T", (m, n[l - 1]))
-    w = max(len(f) for f, _, _ in rows) + 2
-    s = max(len(s) for _, s, _ in rows) + 2
-    fmt = [f"  {f:<{w}}{sh:<{s}}{note}".rstrip() for f, sh, note in rows]
     per_layer = [n[l - 1] * n[l] + n[l] for l in range(1, L + 1)]
     head = (
         f"Network {' -> '.join(map(str, n))}  loss={loss.name}  "
@@ -691,18 +663,51 @@ def template(
     )
     params = "  ".join(f"layer {l}: {p:,}" for l, p in enumerate(per_layer, 1))
     return "\n".join(
-        [
-            head,
-            "",
-            "forward pass",
-            *fmt[:forward],
-            "",
-            "backward pass",
-            *fmt[forward:],
-            "",
-            f"parameters: {params}  total: {sum(per_layer):,}",
-        ]
+        [head, "", "forward pass", *lines(forward), "", "backward pass"]
+        + [*lines(backward), "", f"parameters: {params}  total: {sum(per_layer):,}"]
     )
+
+
+def _forward_rows(
+    n: tuple[int, ...], acts: list[str], rates: list[float], m: int
+) -> list[tuple[str, str, str]]:
+    """(formula, shape, note) of every forward line of the template."""
+    L = len(n) - 1
+    rows = [("H0 = X", str((m, n[0])), "")]
+    for l in range(1, L + 1):
+        shapes = f"W{l}: {(n[l - 1], n[l])}  b{l}: {(n[l],)}"
+        rows.append((f"Z{l} = H{l - 1} @ W{l} + b{l}", str((m, n[l])), shapes))
+        if l < L and rates[l - 1] > 0:
+            mask = f"dropout {rates[l - 1]:g}"
+            rows.append((f"H{l} = {acts[l - 1]}(Z{l}) * M{l}", str((m, n[l])), mask))
+        else:
+            rows.append((f"H{l} = {acts[l - 1]}(Z{l})", str((m, n[l])), ""))
+    rows.append((f"Y_hat = H{L}", str((m, n[L])), ""))
+    return rows
+
+
+def _backward_rows(
+    n: tuple[int, ...], acts: list[str], rates: list[float], loss: Loss, m: int
+) -> list[tuple[str, str, str]]:
+    """(formula, shape, note) of every backward line, from layer L down."""
+    L = len(n) - 1
+    rows: list[tuple[str, str, str]] = []
+    for l in range(L, 0, -1):
+        act, shape = acts[l - 1], str((m, n[l]))
+        if l == L and loss.fused_with is not None:
+            rows.append((f"dZ{l} = Y_hat - Y", shape, f"{act} + {loss.name}, fused"))
+        else:
+            if l == L:
+                rows.append((f"dH{l} = dL/dY_hat", shape, loss.name))
+            rows.append((f"dZ{l} = dH{l} * {act}'(Z{l})", shape, ""))
+        rows.append((f"dW{l} = H{l - 1}.T @ dZ{l} / m", str((n[l - 1], n[l])), ""))
+        rows.append((f"db{l} = sum(dZ{l}, axis=0) / m", str((n[l],)), ""))
+        if l > 1:
+            dH = f"dZ{l} @ W{l}.T"
+            if rates[l - 2] > 0:  # H(l-1) was masked: so is its delta
+                dH = f"({dH}) * M{l - 1}"
+            rows.append((f"dH{l - 1} = {dH}", str((m, n[l - 1])), ""))
+    return rows
 
 
 def check_dropout(dropout: Any, n_hidden: int) -> tuple[float, ...]:

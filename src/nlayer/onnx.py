@@ -49,6 +49,7 @@ except ImportError:  # pragma: no cover - depends on the installation
 from .data import Encoding, Preprocessing
 from .model import Model
 from .network import Network
+from .version import __version__
 
 #: the standard operator set the graphs use (ONNX 1.12, onnxruntime ≥ 1.12)
 OPSET = 17
@@ -242,8 +243,6 @@ class _Plain:
         opsets = [helper.make_opsetid("", OPSET)]
         if any(n.domain == "ai.onnx.ml" for n in self.nodes):
             opsets.append(helper.make_opsetid("ai.onnx.ml", ML_OPSET))
-        from . import __version__
-
         model = helper.make_model(
             graph, opset_imports=opsets, producer_name="nlayer", doc_string=doc
         )
@@ -424,7 +423,7 @@ def _convert_classifier(scope: Any, operator: Any, container: Any) -> None:
     est = operator.raw_operator
     net, g = est.network_, _sklearn_graph(scope, container)
     _check_activations(net)
-    kind = est._label_binarizer.y_type_
+    kind = est.target_type_
     y_hat = _network(g, net, g.cast(operator.inputs[0].full_name, net.dtype))
     P = _probabilities(g, y_hat, 1 if kind == "binary" else 2, net.dtype)
     label, proba = operator.outputs[0].full_name, operator.outputs[1].full_name
@@ -476,8 +475,8 @@ def _convert_regressor(scope: Any, operator: Any, container: Any) -> None:
     # predict: (Ŷ·scale + mean) in float64, in the network's dtype
     Y = g.op(
         "Add",
-        g.op("Mul", g.cast(y_hat, "f8"), g.const(np.asarray(est._y_scale)[None])),
-        g.const(np.asarray(est._y_mean)[None]),
+        g.op("Mul", g.cast(y_hat, "f8"), g.const(est.target_scale_[None])),
+        g.const(est.target_mean_[None]),
     )
     container.add_node(
         "Cast",
@@ -499,7 +498,7 @@ def _classifier_shapes(operator: Any) -> None:
     est = operator.raw_operator
     N = operator.inputs[0].get_first_dimension()
     classes = _class_constant(est.classes_)
-    multilabel = est._label_binarizer.y_type_ == "multilabel-indicator"
+    multilabel = est.target_type_ == "multilabel-indicator"
     if multilabel:
         operator.outputs[0].type = Int64TensorType([N, len(classes)])
     elif classes.dtype == object:

@@ -20,10 +20,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from .backend import Array
 from .checks import check_number, positive_int
 from .registry import lookup
-
-Array = Any
 
 
 @dataclass

@@ -980,35 +980,51 @@ def iter_tables(
     last holds a multiple of ``rows_multiple`` rows."""
     options = options or CsvOptions()
     source = _Source(path)
-    pa = pyarrow()
     if source.format == "parquet":
-        import pyarrow.parquet as pq
+        yield from _parquet_chunks(source, columns, rows_multiple)
+    elif source.format != "csv":
+        yield _read_arrow_file(source, list(columns))
+    else:
+        yield from _csv_chunks(source, columns, options, rows_multiple)
 
-        try:
-            pf = pq.ParquetFile(source.path)
-            _require(list(columns), pf.schema_arrow.names, source.name)
-            first = 0
-            batch_rows = rows_multiple * max(1, (1 << 16) // rows_multiple)
-            for batch in pf.iter_batches(batch_size=batch_rows, columns=list(columns)):
-                table = table_from_arrow(batch, source.name)
-                table.first_row = first
-                first += table.n_rows
-                yield table
-        except (pa.ArrowException, OSError) as e:
-            raise DataError(
-                f"{source.name}: not a readable parquet file ({e})"
-            ) from None
-        return
-    if source.format != "csv":
-        table = _read_arrow_file(source, list(columns))
-        yield table
-        return
+
+def _parquet_chunks(
+    source: _Source, columns: Mapping[str, str], rows_multiple: int
+) -> Iterator[Table]:
+    """A Parquet file's row groups, re-cut into chunks of a multiple of
+    ``rows_multiple`` rows."""
+    import pyarrow.parquet as pq
+
+    pa = pyarrow()
+    try:
+        pf = pq.ParquetFile(source.path)
+        _require(list(columns), pf.schema_arrow.names, source.name)
+        first = 0
+        batch_rows = rows_multiple * max(1, (1 << 16) // rows_multiple)
+        for batch in pf.iter_batches(batch_size=batch_rows, columns=list(columns)):
+            table = table_from_arrow(batch, source.name)
+            table.first_row = first
+            first += table.n_rows
+            yield table
+    except (pa.ArrowException, OSError) as e:
+        raise DataError(f"{source.name}: not a readable parquet file ({e})") from None
+
+
+def _csv_chunks(
+    source: _Source,
+    columns: Mapping[str, str],
+    options: CsvOptions,
+    rows_multiple: int,
+) -> Iterator[Table]:
+    """A CSV file parsed by pyarrow in pieces, as chunks of Tables (errors
+    name the line)."""
+    import pyarrow.csv as pcsv
+
+    pa = pyarrow()
     sniffed = _sniff(source, options)
     _require(list(columns), sniffed.header, source.name)
     kinds = dict(zip(sniffed.header, sniffed.kinds, strict=True))
     types = {c: "text" if kinds[c] == "date" else t for c, t in columns.items()}
-    import pyarrow.csv as pcsv
-
     locate = _line_finder(source, sniffed)
     csv_options = _csv_options(sniffed, options, types)
     if _ascii_compatible(sniffed.encoding):

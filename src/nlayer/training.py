@@ -1,8 +1,19 @@
-"""The training loop: batches, shuffling, validation, early stopping, history.
+"""The training loop, as small pieces that ``fit`` composes.
 
-One step is the seeds' loop body: forward, loss, backward, update. The loss
-recorded for an epoch is the mean over its batches of the loss *before* each
-step, so a full-batch run records exactly the seeds' ``losses`` list.
+- :func:`train_step` is the seeds' loop body and nothing else: forward, loss,
+  backward, the divergence guard, clipping, the update.
+- :func:`run_epoch` runs the steps of one epoch over a **batch source**
+  (:class:`ArrayBatches`: in-memory arrays) and returns the epoch's logs.
+- a **gradient reduction** between backward and the update combines the
+  gradients of several processes (:func:`local_gradients`: one process, no
+  change).
+- everything around the loop — early stopping, checkpoints, progress, the
+  user's functions — is a callback (:mod:`nlayer.callbacks`), and where the
+  run stands is a :class:`~nlayer.state.TrainingState`.
+
+The loss recorded for an epoch is the mean over its batches of the loss
+*before* each step, so a full-batch run records exactly the seeds' ``losses``
+list.
 """
 
 from __future__ import annotations
@@ -12,33 +23,55 @@ import math
 import os
 import warnings
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
-from numbers import Integral
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
 from . import checkpoints
-from .backend import check_memory, n_rows, namespace, nbytes, take_rows
+from .backend import Array, check_memory, n_rows, namespace, nbytes, take_rows
+from .callbacks import (
+    Callback,
+    CheckpointWriter,
+    EarlyStopping,
+    ProgressPrinter,
+    StopTraining,
+    as_callbacks,
+    epoch_end,
+)
 from .checks import is_number, non_negative, positive_int
-from .metrics import accuracy, multilabel_accuracy, r2
-from .network import Network, Workspace
+from .history import History
+from .metrics import validation_metric
 from .optimizers import (
     LBFGS,
     Optimizer,
+    Schedule,
     clip_by_global_norm,
     get_optimizer,
     get_schedule,
 )
 from .safefile import locked
+from .state import Monitor, TrainingState
+from .workspace import Workspace
 
-Array = Any
-Callback = Callable[[Network, int, dict[str, Any]], Any]
+if TYPE_CHECKING:
+    from .network import Network
 
+__all__ = [
+    "ArrayBatches",
+    "CheckpointWarning",
+    "History",
+    "StopTraining",
+    "TrainingDiverged",
+    "TrainingInterrupted",
+    "fit",
+    "local_gradients",
+    "run_epoch",
+    "train_step",
+]
 
-class StopTraining(Exception):
-    """Raise from a callback to end training after the current epoch."""
+Metric = tuple[str | None, Callable[[Array, Array], float] | None]
 
 
 class CheckpointWarning(UserWarning):
@@ -86,6 +119,508 @@ class TrainingDiverged(ArithmeticError):
         self.quantity, self.value = quantity, value
 
 
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C during ``fit``: the network holds the weights of the last completed
+    epoch (``history.epochs`` of them), and ``history`` is what ``fit`` saw."""
+
+    def __init__(self, history: History) -> None:
+        super().__init__(
+            f"training interrupted after {history.epochs} completed epoch(s); "
+            "the network holds the weights of the last one"
+        )
+        self.history = history
+
+
+# -- the batch source ----------------------------------------------------------
+
+
+class Batch(NamedTuple):
+    """One step's rows: X (b, n_0), Y (b, n_L), weights (b,) or None, and the
+    workspace whose buffers the step computes in."""
+
+    X: Array
+    Y: Array
+    w: Array | None
+    work: Workspace
+
+
+class ArrayBatches:
+    """The batch source over arrays in memory: an epoch's batches of
+    ``batch_size`` rows (None: all of them), reshuffled every epoch when
+    ``shuffle``, gathered into reused buffers.
+
+    A batch source gives ``n_samples``, ``total_weight`` (the samples, or the
+    sum of their weights) and ``epoch(rng)``, the batches of one epoch; data
+    read from files or shared across processes plug in here.
+    """
+
+    def __init__(
+        self,
+        net: Network,
+        X: Array,
+        Y: Array,
+        w: Array | None,
+        batch_size: int | None,
+        shuffle: bool,
+    ) -> None:
+        self.X, self.Y, self.w = X, Y, w
+        m = self.n_samples = n_rows(X)
+        self.batch_size = bs = m if batch_size is None else min(batch_size, m)
+        # one full batch: order cannot change the sum, so keep X as it is (no copy)
+        self.shuffle = shuffle and bs < m
+        # buffers reused by every step: at most two batch sizes (full, last)
+        self.workspaces = {k: Workspace(net, k, Y.shape[1]) for k in {bs, m % bs or bs}}
+        self.total_weight = float(m if w is None else w.sum())
+
+    def epoch(self, rng: np.random.Generator) -> Iterator[Batch]:
+        """The batches of one epoch (a permutation drawn from ``rng`` first)."""
+        X, Y, w, m, bs = self.X, self.Y, self.w, self.n_samples, self.batch_size
+        if bs == m and not self.shuffle:
+            yield Batch(X, Y, w, self.workspaces[m])
+            return
+        order = rng.permutation(m) if self.shuffle else None
+        for start in range(0, m, bs):
+            work = self.workspaces[min(bs, m - start)]
+            if order is None:
+                rows = slice(start, start + bs)
+                yield Batch(X[rows], Y[rows], None if w is None else w[rows], work)
+                continue
+            idx = order[start : start + bs]  # gathered into the reused buffers
+            Xb = take_rows(X, idx, out=work.X)
+            Yb = Y.take(idx, axis=0, out=work.Y)
+            yield Batch(Xb, Yb, None if w is None else w[idx], work)
+
+
+# -- the gradient reduction ---------------------------------------------------------
+
+#: ``reduce(grads, loss, weight) -> (loss, weight)``: combine this process's
+#: gradient (the mean over its batch, in place) and batch loss with the other
+#: processes'; ``weight`` is the batch's samples or their summed weights.
+GradientReduction = Callable[[Array, float, float], tuple[float, float]]
+
+
+def local_gradients(grads: Array, loss: float, weight: float) -> tuple[float, float]:
+    """One process: the gradient is already the whole batch's."""
+    return loss, weight
+
+
+# -- one step -------------------------------------------------------------------
+
+
+class Gradients:
+    """The flat gradient buffer (laid out like ``net.params``) and ‖·‖² of each
+    layer's dW and db in it (2L,), for the divergence guard and the history."""
+
+    def __init__(self, net: Network) -> None:
+        self.flat = namespace(net.params).empty_like(net.params)
+        self.views = dW, db = net.split(self.flat)
+        self.squared_norms = _squared_norms(self.flat, [*dW, *db])
+
+
+class _NonFinite(ArithmeticError):
+    """A step's loss or gradient is not finite (turned into TrainingDiverged)."""
+
+    def __init__(self, loss: float, squares: Array, step: int) -> None:
+        self.loss, self.squares, self.step = loss, squares, step
+
+
+def train_step(
+    net: Network,
+    batch: Batch,
+    grads: Gradients,
+    opt: Optimizer,
+    lr: float,
+    clip_norm: float | None = None,
+    reduce: GradientReduction = local_gradients,
+) -> tuple[float, float, Array]:
+    """The seeds' loop body on one batch: forward, loss, backward, the
+    divergence guard, clipping, the update. Returns (the batch's loss before
+    the update, its weight, ‖·‖² of each dW and db); raises ``_NonFinite``
+    before updating when the loss or a gradient is not finite."""
+    X, Y, w, work = batch
+    masks = net.dropout_masks(n_rows(X)) if any(net.dropout) else None
+    Z, H = net.forward_pass(X, work=work, masks=masks)
+    loss = net.loss_from(Z, H, Y, w)
+    net.backward(Z, H, Y, out=grads.views, sample_weight=w, work=work, masks=masks)
+    loss, weight = reduce(grads.flat, loss, n_rows(X) if w is None else float(w.sum()))
+    squares = grads.squared_norms()
+    if not (math.isfinite(loss) and math.isfinite(float(squares.sum()))):
+        raise _NonFinite(loss, squares, 0)
+    if clip_norm is not None:
+        clip_by_global_norm(grads.flat, clip_norm)
+    opt.step(net.params, grads.flat, net.n_weights, lr)
+    return loss, weight, squares
+
+
+# -- one epoch ----------------------------------------------------------------------
+
+
+@dataclass
+class Step:
+    """What every step of a run shares: the optimiser, the gradient buffer, the
+    clipping norm and the gradient reduction."""
+
+    opt: Optimizer
+    grads: Gradients
+    clip_norm: float | None = None
+    reduce: GradientReduction = local_gradients
+
+
+def run_epoch(
+    net: Network, state: TrainingState, source: ArrayBatches, step: Step, lr: float
+) -> dict[str, Any]:
+    """Every step of one epoch; the logs: ``epoch``, ``loss`` (the weighted mean
+    over the batches), ``lr`` and ``grad_norms`` (each layer's root mean square
+    gradient norm over the steps)."""
+    L = net.n_layers
+    total, weight, squares, steps = 0.0, 0.0, np.zeros(2 * L), 0
+    for batch in source.epoch(net.rng):
+        if batch.w is not None and not batch.w.sum() > 0:
+            continue  # every sample of this batch weighs nothing
+        try:
+            loss, w, sq = train_step(
+                net, batch, step.grads, step.opt, lr, step.clip_norm, step.reduce
+            )
+        except _NonFinite as e:
+            raise _NonFinite(e.loss, e.squares, steps) from None
+        total, weight, squares, steps = (
+            total + loss * w,
+            weight + w,
+            squares + sq,
+            steps + 1,
+        )
+        state.step += 1
+    return {
+        "epoch": state.epoch,
+        "loss": total / weight,
+        "lr": lr,
+        "grad_norms": np.sqrt((squares[:L] + squares[L:]) / steps).tolist(),
+    }
+
+
+@dataclass
+class Validation:
+    """The data scored after every epoch, and the metric."""
+
+    X: Array
+    Y: Array
+    w: Array | None
+    metric: Metric
+
+    def logs(self, net: Network) -> dict[str, Any]:
+        """``val_loss`` and ``val_<metric>`` of the network now."""
+        Z, H = net.forward_pass(self.X)
+        logs = {"val_loss": net.loss_from(Z, H, self.Y, self.w)}
+        name, fn = self.metric
+        if fn is not None:
+            logs[f"val_{name}"] = float(fn(H[-1], self.Y))
+        return logs
+
+
+def run(
+    net: Network,
+    state: TrainingState,
+    source: ArrayBatches,
+    step: Step,
+    schedule: Schedule,
+    validation: Validation | None,
+    callbacks: Sequence[Callback],
+) -> None:
+    """Epochs until ``state.epochs`` or a stop; on divergence or Ctrl-C, the
+    weights go back to those of the last completed epoch."""
+    completed = net.params.copy()  # the weights after the last completed epoch
+    # overflow is caught as divergence, with a clear error: NumPy's own
+    # warnings on the way there would only be noise
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        try:
+            while state.epoch < state.epochs and not state.history.stopped_early:
+                lr = schedule.rate(
+                    step.opt.lr, state.epoch, state.epochs, state.history
+                )
+                try:
+                    logs = run_epoch(net, state, source, step, lr)
+                except _NonFinite as e:
+                    if not np.isfinite(net.params).all():  # an update overflowed
+                        net.params[...] = completed
+                    raise TrainingDiverged(
+                        state.history, state.epoch, e.step, e.loss, e.squares, lr,
+                        step.clip_norm,
+                    ) from None  # fmt: skip
+                if validation is not None:
+                    logs.update(validation.logs(net))
+                state.history.record(logs)
+                state.epoch += 1
+                completed[...] = net.params
+                epoch_end(callbacks, net, state, logs)
+                if state.stop:
+                    break
+        except KeyboardInterrupt:  # a step may have been cut halfway
+            net.params[...] = completed
+            raise TrainingInterrupted(state.history) from None
+
+
+# -- fit ----------------------------------------------------------------------------
+
+
+@dataclass
+class FitOptions:
+    """``fit``'s options, checked.
+
+    epochs: passes over the training data. batch_size: ``None`` for
+    full-batch gradient descent, as in the seeds; otherwise mini-batches,
+    reshuffled every epoch when ``shuffle``. verbose: print progress about ten
+    times per run (an int: every n epochs). schedule: learning-rate schedule
+    per epoch, a name from :data:`~nlayer.optimizers.SCHEDULES` or a Schedule.
+    clip_norm: rescale each step's gradient to at most this global L2 norm.
+    validation_fraction: a fraction of the data split off at random (the
+    network's RNG) and scored after each epoch. early_stopping: stop once the
+    monitored loss (validation loss, else training loss) has not improved by
+    ``min_delta`` for ``patience`` epochs, and restore the best epoch's
+    weights. metric: the validation metric, "auto" (accuracy for
+    classification losses, R² otherwise), "accuracy", "r2", a function
+    (Ŷ, Y) -> float or None. checkpoint_dir: write a checkpoint there
+    (atomically) every ``checkpoint_every`` epochs and after the last:
+    weights, optimiser state, epoch, random state and history, in nlayer's
+    safe format. resume: go on from the newest valid checkpoint there (a
+    damaged one is reported with a :class:`CheckpointWarning` and the one
+    before it used); with the same data, options and seed the result equals,
+    bit for bit, a run never interrupted. Without a checkpoint, training
+    starts from the beginning.
+    """
+
+    epochs: int = 1000
+    batch_size: int | None = None
+    verbose: bool | int = False
+    schedule: Any = None
+    clip_norm: float | None = None
+    validation_fraction: float | None = None
+    early_stopping: bool = False
+    patience: int = 10
+    min_delta: float = 0.0
+    shuffle: bool = True
+    checkpoint_dir: str | os.PathLike[str] | None = None
+    checkpoint_every: int = 1
+    resume: bool = False
+
+    def __post_init__(self) -> None:
+        self.epochs = positive_int("epochs", self.epochs)
+        if self.batch_size is not None:
+            self.batch_size = positive_int("batch_size", self.batch_size)
+        self.patience = positive_int("patience", self.patience)
+        self.min_delta = non_negative("min_delta", self.min_delta)
+        if self.clip_norm is not None:
+            self.clip_norm = non_negative("clip_norm", self.clip_norm, positive=True)
+        if not (
+            isinstance(self.verbose, bool) or is_number(self.verbose, 0, integer=True)
+        ):
+            raise ValueError(
+                f"verbose must be True, False or a positive integer, got "
+                f"{self.verbose!r}"
+            )
+        self.checkpoint_every = positive_int("checkpoint_every", self.checkpoint_every)
+        if self.resume and self.checkpoint_dir is None:
+            raise ValueError("resume=True needs the checkpoint_dir to resume from")
+
+    @property
+    def every(self) -> int:
+        """Print progress every this many epochs (0: never)."""
+        return max(1, self.epochs // 10) if self.verbose is True else int(self.verbose)
+
+    def fingerprint_options(self, validation_data: bool) -> dict[str, Any]:
+        """The options a resumed run must share with the run it resumes."""
+        return {
+            "batch_size": self.batch_size,
+            "shuffle": self.shuffle,
+            "schedule": repr(get_schedule(self.schedule)),
+            "validation_fraction": self.validation_fraction,
+            "validation_data": validation_data,
+            "early_stopping": self.early_stopping,
+            "patience": self.patience,
+            "min_delta": self.min_delta,
+            "clip_norm": self.clip_norm,
+        }
+
+    def refuse_for_lbfgs(self) -> None:
+        """L-BFGS takes whole-set steps: the options of mini-batches are errors."""
+        given = {
+            "checkpoint_dir": self.checkpoint_dir,
+            "schedule": self.schedule,
+            "clip_norm": self.clip_norm,
+            "batch_size": self.batch_size,
+            "early_stopping": self.early_stopping or None,
+        }
+        for name, value in given.items():
+            if value is not None:
+                raise ValueError(
+                    f"optimizer 'lbfgs' works on the whole training set and takes "
+                    f"no {name}; use a stochastic optimizer for it"
+                )
+
+
+def fit(
+    net: Network,
+    X: Any,
+    Y: Any,
+    *,
+    epochs: int = 1000,
+    optimizer: str | Optimizer = "sgd",
+    lr: float | None = None,
+    batch_size: int | None = None,
+    verbose: bool | int = False,
+    momentum: float | None = None,
+    nesterov: bool | None = None,
+    weight_decay: float | None = None,
+    schedule: Any = None,
+    clip_norm: float | None = None,
+    validation_data: tuple[Any, ...] | None = None,
+    validation_fraction: float | None = None,
+    early_stopping: bool = False,
+    patience: int = 10,
+    min_delta: float = 0.0,
+    shuffle: bool = True,
+    metric: str | Callable[[Array, Array], float] | None = "auto",
+    callbacks: Sequence[Any] = (),
+    sample_weight: Any = None,
+    checkpoint_dir: str | os.PathLike[str] | None = None,
+    checkpoint_every: int = 1,
+    resume: bool = False,
+) -> History:
+    """Train ``net`` in place on X (m, n_0), Y (m, n_L); returns the History.
+
+    optimizer: "sgd", "adam", "adamw", "rmsprop", "lbfgs" or an Optimizer, with
+    lr (default: the optimiser's), momentum, nesterov, weight_decay. Weights
+    (m,) in ``sample_weight`` make every loss Σ wᵢℓᵢ / Σ wᵢ. ``validation_data``
+    (X_val, Y_val[, w_val]) is scored after each epoch. callbacks: functions
+    ``(net, epoch, logs)`` or :class:`~nlayer.callbacks.Callback` objects. The
+    other options: :class:`FitOptions`. Raises :class:`TrainingDiverged` when
+    a loss or a gradient stops being finite (the last finite weights are kept).
+    """
+    opts = FitOptions(
+        epochs, batch_size, verbose, schedule, clip_norm, validation_fraction,
+        early_stopping, patience, min_delta, shuffle, checkpoint_dir,
+        checkpoint_every, resume,
+    )  # fmt: skip
+    X, Y = net.check_XY(X, Y)
+    data = (X, Y, net.check_weights(sample_weight, n_rows(X)))
+    opt = _optimizer(optimizer, lr, momentum, nesterov, weight_decay)
+    need = _memory_needed(net, opt, X, Y, opts)
+    check_memory(need, f"training {net!r} on {n_rows(X):,} samples")
+    state, valid = _new_state(net, metric, opts)
+    user, given = as_callbacks(callbacks), (validation_data, validation_fraction)
+    if isinstance(opt, LBFGS):
+        split = _validation_split(net, *data, *given)
+        return fit_lbfgs(net, opt, state, split, valid, opts, user)
+    with contextlib.ExitStack() as stack:
+        writer, ck = _checkpointing(stack, net, opt, data, state, opts, given[0])
+        split = _validation_split(net, *data, *given)
+        if ck is not None:
+            _restore(net, opt, state, ck)
+        return _train(net, state, opt, split, valid, opts, user, writer)
+
+
+def _optimizer(
+    optimizer: str | Optimizer, lr: Any, momentum: Any, nesterov: Any, decay: Any
+) -> Optimizer:
+    """The optimiser, with the settings given (None: its default)."""
+    settings = {"lr": lr, "momentum": momentum, "nesterov": nesterov}
+    settings["weight_decay"] = decay
+    return get_optimizer(
+        optimizer, **{k: v for k, v in settings.items() if v is not None}
+    )
+
+
+def _new_state(
+    net: Network, metric: Any, opts: FitOptions
+) -> tuple[TrainingState, Metric]:
+    """A run's state at its start, and its validation metric."""
+    output = net.activations[-1]
+    valid = validation_metric(metric, net.loss_function, output, net.layer_sizes[-1])
+    monitor = Monitor(min_delta=opts.min_delta)
+    return TrainingState(opts.epochs, History(metric=valid[0]), monitor), valid
+
+
+def _train(
+    net: Network,
+    state: TrainingState,
+    opt: Optimizer,
+    split: tuple[Array | None, ...],
+    metric: Metric,
+    opts: FitOptions,
+    user: list[Callback],
+    writer: list[Callback],
+) -> History:
+    """Run the epochs with the callbacks around them, in this order: the
+    best-epoch tracker (early stopping), the user's, progress lines and the
+    checkpoint ``writer``."""
+    X, Y, w, Xv, Yv, wv = split
+    tracker = EarlyStopping(
+        opts.patience,
+        stop=opts.early_stopping,
+        restore_best=opts.early_stopping,
+        monitor=state.monitor,
+    )
+    printer = [ProgressPrinter(opts.every)] if opts.every else []
+    callbacks = [tracker, *user, *printer, *writer]
+    for callback in callbacks:
+        callback.on_train_begin(net, state)
+    source = ArrayBatches(net, X, Y, w, opts.batch_size, opts.shuffle)
+    step = Step(opt, Gradients(net), opts.clip_norm)
+    validation = None if Xv is None else Validation(Xv, Yv, wv, metric)
+    run(net, state, source, step, get_schedule(opts.schedule), validation, callbacks)
+    for callback in callbacks:
+        callback.on_train_end(net, state)
+    return state.history
+
+
+def _checkpointing(
+    stack: contextlib.ExitStack,
+    net: Network,
+    opt: Optimizer,
+    data: tuple[Array, Array, Array | None],
+    state: TrainingState,
+    opts: FitOptions,
+    validation_data: Any,
+) -> tuple[list[Callback], checkpoints.Checkpoint | None]:
+    """The checkpoint writer (none without a checkpoint_dir) and the checkpoint
+    to resume from; the folder stays locked while ``stack`` is open. Sets
+    ``state.rng_start``: the generator before the validation split (a resumed
+    run's, so that it draws the same split)."""
+    if opts.checkpoint_dir is None:
+        state.rng_start = net.rng.bit_generator.state
+        return [], None
+    directory = Path(opts.checkpoint_dir)
+    directory.mkdir(parents=True, exist_ok=True)
+    # one run at a time: another would delete this one's temporaries
+    stack.enter_context(locked(directory, "checkpoint_dir"))
+    given = opts.fingerprint_options(validation_data is not None)
+    data_print = checkpoints.fingerprint(*data, given)
+    ck = _newest_checkpoint(directory, net, data_print, opt) if opts.resume else None
+    if ck is not None:
+        if ck.epoch > opts.epochs:
+            raise ValueError(
+                f"{ck.path} holds {ck.epoch} epochs, more than epochs={opts.epochs}: "
+                "raise epochs to go on, or use another checkpoint_dir"
+            )
+        net.rng.bit_generator.state = ck.state.rng_start  # the same validation split
+    state.rng_start = net.rng.bit_generator.state
+    return [CheckpointWriter(directory, opts.checkpoint_every, opt, data_print)], ck
+
+
+def _restore(
+    net: Network, opt: Optimizer, state: TrainingState, ck: checkpoints.Checkpoint
+) -> None:
+    """Go on exactly where the checkpoint left off."""
+    net.params[...] = ck.params
+    opt.t = ck.optimizer_t
+    opt.state = {k: v.copy() for k, v in ck.optimizer_state.items()}
+    net.rng.bit_generator.state = ck.rng
+    saved = ck.state
+    state.epoch, state.step, state.history = saved.epoch, saved.step, saved.history
+    m, s = state.monitor, saved.monitor
+    m.best, m.waited, m.best_epoch = s.best, s.waited, s.best_epoch
+    m.best_params = None if s.best_params is None else s.best_params.copy()
+
+
 def _newest_checkpoint(
     directory: Path, net: Network, data: dict, opt: Optimizer
 ) -> checkpoints.Checkpoint | None:
@@ -96,7 +631,7 @@ def _newest_checkpoint(
         warnings.warn(
             f"{problem}; resuming from the checkpoint before it",
             CheckpointWarning,
-            stacklevel=4,
+            stacklevel=5,
         )
     if ck is not None:
         _check_resumable(ck, data, opt)
@@ -122,70 +657,6 @@ def _check_resumable(ck: checkpoints.Checkpoint, data: dict, opt: Optimizer) -> 
         )
 
 
-class TrainingInterrupted(KeyboardInterrupt):
-    """Ctrl-C during ``fit``: the network holds the weights of the last completed
-    epoch (``history.epochs`` of them), and ``history`` is what ``fit`` saw."""
-
-    def __init__(self, history: History) -> None:
-        super().__init__(
-            f"training interrupted after {history.epochs} completed epoch(s); "
-            "the network holds the weights of the last one"
-        )
-        self.history = history
-
-
-@dataclass
-class History:
-    """What ``fit`` saw, one entry per epoch (lists index epochs from 0).
-
-    ``loss``: training loss, the mean over the epoch's batches;
-    ``val_loss`` / ``val_metric``: on the validation data (empty without it);
-    ``grad_norms[e][l]``: layer l+1's gradient norm ‖(dW, db)‖₂, as the root
-    mean square over the epoch's steps, to see vanishing or exploding gradients;
-    ``lr``: the learning rate used; ``best_epoch``: the epoch with the lowest
-    monitored loss (validation loss if there is validation data).
-    """
-
-    loss: list[float] = field(default_factory=list)
-    val_loss: list[float] = field(default_factory=list)
-    val_metric: list[float] = field(default_factory=list)
-    metric: str | None = None
-    grad_norms: list[list[float]] = field(default_factory=list)
-    lr: list[float] = field(default_factory=list)
-    best_epoch: int | None = None
-    stopped_early: bool = False
-
-    @property
-    def epochs(self) -> int:
-        """The number of epochs run."""
-        return len(self.loss)
-
-    def as_dict(self) -> dict[str, Any]:
-        """Plain lists and numbers, ready for JSON."""
-        return asdict(self)
-
-
-def _metric(
-    net: Network, metric: str | Callable[..., float] | None
-) -> tuple[str | None, Callable[[Array, Array], float] | None]:
-    if metric is None or callable(metric):
-        return (getattr(metric, "__name__", "metric") if metric else None), metric
-    if metric == "auto":
-        if net.loss_function.name in ("cross_entropy", "binary_cross_entropy"):
-            metric = "accuracy"
-        else:
-            metric = "r2"
-    if metric == "accuracy":
-        multi = net.activations[-1].name != "softmax" and net.layer_sizes[-1] > 1
-        return "accuracy", multilabel_accuracy if multi else accuracy
-    if metric == "r2":
-        return "r2", r2
-    raise ValueError(
-        f"unknown metric {metric!r}; known: 'auto', 'accuracy', 'r2', None, "
-        "or a function (Y_hat, Y) -> float"
-    )
-
-
 def _validation_split(
     net: Network,
     X: Array,
@@ -198,21 +669,7 @@ def _validation_split(
     if validation_data is not None and fraction is not None:
         raise ValueError("give validation_data or validation_fraction, not both")
     if validation_data is not None:
-        if not (
-            isinstance(validation_data, Sequence) and len(validation_data) in (2, 3)
-        ):
-            raise ValueError(
-                "validation_data must be a pair (X_val, Y_val) or a triple "
-                "(X_val, Y_val, sample_weight_val)"
-            )
-        try:
-            Xv, Yv = net.check_XY(*validation_data[:2])
-            wv = net.check_weights(
-                validation_data[2] if len(validation_data) == 3 else None, n_rows(Xv)
-            )
-        except ValueError as e:
-            raise ValueError(f"validation_data: {e}") from None
-        return X, Y, w, Xv, Yv, wv
+        return (X, Y, w, *_validation_data(net, validation_data))
     if fraction is None:
         return X, Y, w, None, None, None
     if not is_number(fraction, 0, 1, lo_open=True, hi_open=True):
@@ -232,435 +689,28 @@ def _validation_split(
             "sample_weight is zero on the whole training or validation part"
         )
     return (
-        take_rows(X, train),
-        Y.take(train, axis=0),
-        wt,
-        take_rows(X, val),
-        Y.take(val, axis=0),
-        wv,
-    )
+        take_rows(X, train), Y.take(train, axis=0), wt,
+        take_rows(X, val), Y.take(val, axis=0), wv,
+    )  # fmt: skip
 
 
-def fit(
-    net: Network,
-    X: Any,
-    Y: Any,
-    *,
-    epochs: int = 1000,
-    optimizer: str | Optimizer = "sgd",
-    lr: float | None = None,
-    batch_size: int | None = None,
-    verbose: bool | int = False,
-    momentum: float | None = None,
-    nesterov: bool | None = None,
-    weight_decay: float | None = None,
-    schedule: Any = None,
-    clip_norm: float | None = None,
-    validation_data: tuple[Any, Any] | None = None,
-    validation_fraction: float | None = None,
-    early_stopping: bool = False,
-    patience: int = 10,
-    min_delta: float = 0.0,
-    shuffle: bool = True,
-    metric: str | Callable[[Array, Array], float] | None = "auto",
-    callbacks: Sequence[Callback] = (),
-    sample_weight: Any = None,
-    checkpoint_dir: str | os.PathLike[str] | None = None,
-    checkpoint_every: int = 1,
-    resume: bool = False,
-) -> History:
-    """Train ``net`` in place on X (m, n_0), Y (m, n_L); returns the History.
-
-    Args:
-        epochs: passes over the training data.
-        optimizer: ``"sgd"``, ``"adam"``, ``"adamw"``, ``"rmsprop"`` or an
-            :class:`~nlayer.optimizers.Optimizer` (then set its options on it).
-        lr: learning rate (default: the optimiser's, 0.01 for SGD, 0.001 else).
-        batch_size: ``None`` for full-batch gradient descent, as in the seeds;
-            otherwise mini-batches, reshuffled every epoch when ``shuffle``.
-        verbose: print progress about ten times per run (an int: every n epochs).
-        momentum, nesterov: SGD's; weight_decay: L2 on the weights (AdamW:
-            decoupled). Unset means the optimiser's default (none).
-        schedule: learning-rate schedule per epoch, a name from
-            :data:`~nlayer.optimizers.SCHEDULES` or a Schedule object.
-        clip_norm: rescale each step's gradient to at most this global L2 norm.
-        validation_data / validation_fraction: data scored after each epoch
-            (a fraction is split off at random, using the network's RNG).
-        early_stopping: stop once the monitored loss (validation loss, else
-            training loss) has not improved by ``min_delta`` for ``patience``
-            epochs, and restore the weights of the best epoch.
-        metric: validation metric: "auto" (accuracy for cross-entropy losses,
-            R² otherwise), "accuracy", "r2", a function (Ŷ, Y) -> float or None.
-        callbacks: functions ``(net, epoch, logs)`` called after every epoch;
-            raise :class:`StopTraining` in one to stop.
-        sample_weight: (m,) non-negative weights: every loss becomes the
-            weighted mean Σ wᵢℓᵢ / Σ wᵢ (over a batch, an epoch, the validation
-            split); ``validation_data`` may carry its own as a third element.
-        checkpoint_dir: write a checkpoint there (atomically) every
-            ``checkpoint_every`` epochs and after the last: weights, optimiser
-            state, epoch, random state and history, in nlayer's safe format.
-        resume: go on from the newest valid checkpoint in ``checkpoint_dir``
-            (a damaged one is reported with a :class:`CheckpointWarning` and the
-            one before it used); with the same data, options and seed the
-            result equals, bit for bit, a run never interrupted. Without any
-            checkpoint, training starts from the beginning.
-
-    Raises :class:`TrainingDiverged` when a loss or a gradient stops being
-    finite: the network keeps the weights of the last finite step.
-    """
-    epochs = positive_int("epochs", epochs)
-    if batch_size is not None:
-        batch_size = positive_int("batch_size", batch_size)
-    patience = positive_int("patience", patience)
-    min_delta = non_negative("min_delta", min_delta)
-    if clip_norm is not None:
-        clip_norm = non_negative("clip_norm", clip_norm, positive=True)
-    if not isinstance(verbose, (bool, Integral)) or verbose < 0:
+def _validation_data(net: Network, data: Any) -> tuple[Array, Array, Array | None]:
+    """The user's (X_val, Y_val[, w_val]), checked as the network's."""
+    if not (isinstance(data, Sequence) and len(data) in (2, 3)):
         raise ValueError(
-            f"verbose must be True, False or a positive integer, got {verbose!r}"
+            "validation_data must be a pair (X_val, Y_val) or a triple "
+            "(X_val, Y_val, sample_weight_val)"
         )
-    checkpoint_every = positive_int("checkpoint_every", checkpoint_every)
-    if resume and checkpoint_dir is None:
-        raise ValueError("resume=True needs the checkpoint_dir to resume from")
-    X, Y = net.check_XY(X, Y)
-    w = net.check_weights(sample_weight, n_rows(X))
-    given = {
-        "lr": lr,
-        "momentum": momentum,
-        "nesterov": nesterov,
-        "weight_decay": weight_decay,
-    }
-    opt = get_optimizer(optimizer, **{k: v for k, v in given.items() if v is not None})
-    check_memory(
-        _memory_needed(net, opt, X, Y, batch_size, validation_fraction, early_stopping),
-        f"training {net!r} on {n_rows(X):,} samples",
-    )
-    sched = get_schedule(schedule)
-    metric_name, metric_fn = _metric(net, metric)
-    callbacks = list(callbacks)
-    history = History(metric=metric_name)
-    if isinstance(opt, LBFGS):
-        given_options = {
-            "checkpoint_dir": checkpoint_dir,
-            "schedule": schedule,
-            "clip_norm": clip_norm,
-            "batch_size": batch_size,
-            "early_stopping": early_stopping or None,
-        }
-        for name, value in given_options.items():
-            if value is not None:
-                raise ValueError(
-                    f"optimizer 'lbfgs' works on the whole training set and takes "
-                    f"no {name}; use a stochastic optimizer for it"
-                )
-        every = max(1, epochs // 10) if verbose is True else int(verbose)
-        X, Y, w, Xv, Yv, wv = _validation_split(
-            net, X, Y, w, validation_data, validation_fraction
-        )
-        return _fit_lbfgs(
-            net,
-            opt,
-            (X, Y, w),
-            (Xv, Yv, wv),
-            epochs,
-            (metric_name, metric_fn),
-            callbacks,
-            every,
-        )
-    best, best_params, waited, start = math.inf, None, 0, 0
-
-    with contextlib.ExitStack() as stack:
-        ck_dir, ck, data_print = None, None, {}
-        if checkpoint_dir is not None:
-            ck_dir = Path(checkpoint_dir)
-            ck_dir.mkdir(parents=True, exist_ok=True)
-            # one run at a time: another would delete this one's temporaries
-            stack.enter_context(locked(ck_dir, "checkpoint_dir"))
-            data_print = checkpoints.fingerprint(
-                X,
-                Y,
-                w,
-                {
-                    "batch_size": batch_size,
-                    "shuffle": shuffle,
-                    "schedule": repr(sched),
-                    "validation_fraction": validation_fraction,
-                    "validation_data": validation_data is not None,
-                    "early_stopping": early_stopping,
-                    "patience": patience,
-                    "min_delta": min_delta,
-                    "clip_norm": clip_norm,
-                },
-            )
-            if resume:
-                ck = _newest_checkpoint(ck_dir, net, data_print, opt)
-            if ck is not None and ck.epoch > epochs:
-                raise ValueError(
-                    f"{ck.path} holds {ck.epoch} epochs, more than epochs={epochs}: "
-                    "raise epochs to go on, or use another checkpoint_dir"
-                )
-            if ck is not None:
-                net.rng.bit_generator.state = ck.rng_start  # the same validation split
-        rng_start = net.rng.bit_generator.state
-        X, Y, w, Xv, Yv, wv = _validation_split(
-            net, X, Y, w, validation_data, validation_fraction
-        )
-        if ck is not None:  # go on exactly where the checkpoint left off
-            net.params[...] = ck.params
-            opt.t, opt.state = (
-                ck.optimizer_t,
-                {k: v.copy() for k, v in ck.optimizer_state.items()},
-            )
-            net.rng.bit_generator.state = ck.rng
-            history = History(**ck.history)
-            best = math.inf if ck.best is None else ck.best
-            waited, start = ck.waited, ck.epoch
-            best_params = None if ck.best_params is None else ck.best_params.copy()
-
-        m, L = n_rows(X), net.n_layers
-        bs = m if batch_size is None else min(batch_size, m)
-        # one full batch: order cannot change the sum, so keep X as it is (no copy)
-        shuffle = shuffle and bs < m
-        grads = namespace(net.params).empty_like(net.params)
-        dW, db = net.split(grads)
-        every = max(1, epochs // 10) if verbose is True else int(verbose)
-        # buffers reused by every step: at most two batch sizes (full, last)
-        workspaces = {k: Workspace(net, k, Y.shape[1]) for k in {bs, m % bs or bs}}
-        squared_norms = _squared_norms(grads, [*dW, *db])
-        forward, backward, loss_value = (
-            net._forward_pass,
-            net._backward,
-            net._loss_value,
-        )
-        full_batch = [(X, Y, w, workspaces[m])] if not shuffle and bs == m else None
-        dropout = any(net.dropout)  # masks drawn from net.rng, one set per step
-
-        completed = net.params.copy()  # the weights after the last completed epoch
-        # overflow is caught below as divergence, with a clear error: NumPy's own
-        # warnings on the way there would only be noise
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            try:
-                for epoch in range(start, epochs):
-                    if history.stopped_early:
-                        break  # a resumed run that had already stopped
-                    lr = sched.rate(opt.lr, epoch, epochs, history)
-                    order = net.rng.permutation(m) if shuffle else None
-                    total, squares, steps = 0.0, np.zeros(2 * L), 0
-                    for Xb, Yb, wb, work in full_batch or _batches(
-                        X, Y, w, bs, order, workspaces
-                    ):
-                        if wb is not None and not wb.sum() > 0:
-                            continue  # every sample of this batch weighs nothing
-                        masks = net.dropout_masks(n_rows(Xb)) if dropout else None
-                        Z, H = forward(Xb, work, masks)
-                        batch_loss = loss_value(Z[-1], H[-1], Yb, wb)
-                        backward(Z, H, Yb, dW, db, wb, work, masks)
-                        step_squares = squared_norms()
-                        if not (
-                            math.isfinite(batch_loss)
-                            and math.isfinite(float(step_squares.sum()))
-                        ):
-                            # before the update: the weights are still the last
-                            # finite ones (if a step overflowed them, the epoch's start)
-                            if not np.isfinite(net.params).all():
-                                net.params[...] = completed
-                            raise TrainingDiverged(
-                                history,
-                                epoch,
-                                steps,
-                                batch_loss,
-                                step_squares,
-                                lr,
-                                clip_norm,
-                            )
-                        total += batch_loss * (
-                            n_rows(Xb) if wb is None else float(wb.sum())
-                        )
-                        squares += step_squares
-                        steps += 1
-                        if clip_norm is not None:
-                            clip_by_global_norm(grads, clip_norm)
-                        opt.step(net.params, grads, net.n_weights, lr)
-
-                    logs: dict[str, Any] = {
-                        "epoch": epoch,
-                        "loss": total / (m if w is None else float(w.sum())),
-                        "lr": lr,
-                        # root mean square of each layer's gradient norm over the steps
-                        "grad_norms": np.sqrt(
-                            (squares[:L] + squares[L:]) / steps
-                        ).tolist(),
-                    }
-                    if Xv is not None:
-                        Zv, Hv = net._forward_pass(Xv)
-                        logs["val_loss"] = net._loss_value(Zv[-1], Hv[-1], Yv, wv)
-                        if metric_fn is not None:
-                            logs[f"val_{metric_name}"] = float(metric_fn(Hv[-1], Yv))
-                    _record(history, logs, metric_name)
-                    completed[...] = net.params
-
-                    monitored = logs.get("val_loss", logs["loss"])
-                    if monitored < best - min_delta:
-                        best, waited, history.best_epoch = monitored, 0, epoch
-                        if early_stopping:
-                            best_params = net.params.copy()
-                    else:
-                        waited += 1
-                        history.stopped_early = early_stopping and waited >= patience
-
-                    stop = history.stopped_early
-                    for callback in callbacks:
-                        try:
-                            callback(net, epoch, logs)
-                        except StopTraining:
-                            stop = True
-                    if every and (
-                        (epoch + 1) % every == 0
-                        or epoch == 0
-                        or stop
-                        or epoch == epochs - 1
-                    ):
-                        _print_progress(epoch, epochs, logs)
-                    if ck_dir is not None and (
-                        (epoch + 1) % checkpoint_every == 0
-                        or stop
-                        or epoch == epochs - 1
-                    ):
-                        checkpoints.save_checkpoint(
-                            ck_dir,
-                            epoch + 1,
-                            net,
-                            opt,
-                            rng_start,
-                            history.as_dict(),
-                            best,
-                            waited,
-                            best_params,
-                            data_print,
-                        )
-                    if stop:
-                        break
-            except KeyboardInterrupt:
-                # a step may have been cut halfway: back to a state the history
-                # describes
-                net.params[...] = completed
-                raise TrainingInterrupted(history) from None
-
-        if best_params is not None:
-            net.params[...] = best_params
-        return history
-
-
-def _fit_lbfgs(
-    net: Network,
-    opt: LBFGS,
-    train: tuple[Array, Array, Array | None],
-    validation: tuple[Array | None, Array | None, Array | None],
-    epochs: int,
-    metric: tuple[str | None, Callable[[Array, Array], float] | None],
-    callbacks: list[Callback],
-    every: int,
-) -> History:
-    """``epochs`` iterations of SciPy's L-BFGS-B on the whole training set.
-
-    The objective is the seeds' loss plus λ/2·‖W‖² (λ = ``opt.weight_decay``)
-    and its gradient, from one forward and one backward pass; a point where
-    either is not finite is reported to SciPy as an infinite loss, so that its
-    line search steps back. Each iteration is an epoch of the History.
-    """
     try:
-        from scipy.optimize import minimize
-    except ImportError:  # pragma: no cover - depends on the installation
-        raise ImportError("optimizer='lbfgs' needs SciPy: pip install scipy") from None
-    X, Y, w = train
-    Xv, Yv, wv = validation
-    metric_name, metric_fn = metric
-    history = History(metric=metric_name)
-    grads = namespace(net.params).empty_like(net.params)
-    dW, db = net.split(grads)
-    L, nw, lam = net.n_layers, net.n_weights, opt.weight_decay
-    squared_norms = _squared_norms(grads, [*dW, *db])
-    last: dict[str, Any] = {}  # the latest finite evaluation
-
-    def objective(theta: Array) -> tuple[float, Array]:
-        net.params[...] = theta
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            Z, H = net._forward_pass(X)
-            data = net._loss_value(Z[-1], H[-1], Y, w)
-            net._backward(Z, H, Y, dW, db, w)
-            squares = squared_norms()
-            W = net.params[:nw]
-            value = data + 0.5 * lam * float(np.dot(W, W)) if lam else data
-            if lam:
-                grads[:nw] += lam * W  # ∂(λ/2·‖W‖²)/∂W = λW
-        if not (math.isfinite(value) and np.isfinite(grads).all()):
-            return math.inf, np.zeros_like(theta)
-        last.update(theta=theta.copy(), data=data, squares=squares.copy())
-        return value, grads.astype(np.float64)
-
-    def iteration(intermediate_result: Any) -> None:
-        x = intermediate_result.x
-        if "theta" not in last or not np.array_equal(last["theta"], x):
-            objective(x)
-        net.params[...] = x
-        epoch = history.epochs
-        squares = last["squares"]
-        logs: dict[str, Any] = {
-            "epoch": epoch,
-            "loss": last["data"],
-            "lr": 0.0,  # L-BFGS picks its steps by a line search
-            "grad_norms": np.sqrt(squares[:L] + squares[L:]).tolist(),
-        }
-        if Xv is not None:
-            Zv, Hv = net._forward_pass(Xv)
-            logs["val_loss"] = net._loss_value(Zv[-1], Hv[-1], Yv, wv)
-            if metric_fn is not None:
-                logs[f"val_{metric_name}"] = float(metric_fn(Hv[-1], Yv))
-        _record(history, logs, metric_name)
-        if every and ((epoch + 1) % every == 0 or epoch == 0):
-            _print_progress(epoch, epochs, logs)
-        stop = False
-        for callback in callbacks:
-            try:
-                callback(net, epoch, logs)
-            except StopTraining:
-                stop = True
-        if stop:
-            raise StopIteration  # SciPy ends the minimisation
-
-    start = net.params.astype(np.float64)
-    try:
-        result = minimize(
-            objective,
-            start,
-            jac=True,
-            method="L-BFGS-B",
-            callback=iteration,
-            options={"maxiter": epochs, "maxfun": opt.max_fun, "gtol": opt.tol},
-        )
-    except KeyboardInterrupt:
-        net.params[...] = last.get("theta", start)
-        raise TrainingInterrupted(history) from None
-    net.params[...] = result.x
-    if not (math.isfinite(result.fun) and np.isfinite(net.params).all()):
-        raise TrainingDiverged(
-            history, history.epochs, 0, math.inf, np.zeros(2 * L), 0.0, None
-        )
-    opt.result, opt.t = result, opt.t + int(result.nit)
-    monitored = history.val_loss or history.loss
-    if monitored:
-        history.best_epoch = int(np.argmin(monitored))
-    return history
+        Xv, Yv = net.check_XY(*data[:2])
+        wv = net.check_weights(data[2] if len(data) == 3 else None, n_rows(Xv))
+    except ValueError as e:
+        raise ValueError(f"validation_data: {e}") from None
+    return Xv, Yv, wv
 
 
 def _memory_needed(
-    net: Network,
-    opt: Optimizer,
-    X: Array,
-    Y: Array,
-    batch_size: int | None,
-    validation_fraction: float | None,
-    early_stopping: bool,
+    net: Network, opt: Optimizer, X: Array, Y: Array, opts: FitOptions
 ) -> float:
     """Bytes fit allocates beyond the data it is given: the gradient, a copy of
     the weights after each epoch and of the best ones, the optimiser's state
@@ -668,12 +718,13 @@ def _memory_needed(
     data and its forward pass."""
     size = net.dtype.itemsize
     m, units = n_rows(X), sum(net.layer_sizes[1:])
-    copies = 3 + int(early_stopping) + len(opt.state_keys)
-    bs = m if batch_size is None else min(batch_size, m)
+    copies = 3 + int(opts.early_stopping) + len(opt.state_keys)
+    bs = m if opts.batch_size is None else min(opts.batch_size, m)
     work = 2 * bs * (3 * units + X.shape[1] + Y.shape[1] + 1)
     val = 0.0
-    if validation_fraction:
-        val = nbytes(X) + Y.nbytes + validation_fraction * m * 2 * units * size
+    if opts.validation_fraction:
+        fraction = float(opts.validation_fraction)
+        val = nbytes(X) + Y.nbytes + fraction * m * 2 * units * size
     return copies * net.n_params * size + work * size + val
 
 
@@ -692,41 +743,114 @@ def _squared_norms(grads: Array, parts: list[Array]) -> Callable[[], Array]:
     return lambda: np.add.reduceat(np.multiply(grads, grads, out=sq), starts)
 
 
-def _batches(
-    X: Array,
-    Y: Array,
-    w: Array | None,
-    bs: int,
-    order: Array | None,
-    workspaces: dict[int, Workspace],
-) -> Iterator[tuple[Array, Array, Array | None, Workspace]]:
-    """(X_batch, Y_batch, w_batch, workspace) for each step of an epoch."""
-    m = n_rows(X)
-    for start in range(0, m, bs):
-        work = workspaces[min(bs, m - start)]
-        idx: Any
-        if order is None:
-            idx = slice(start, start + bs)
-            yield X[idx], Y[idx], None if w is None else w[idx], work
-        else:  # gather the batch's rows into the reused buffers: no new arrays
-            idx = order[start : start + bs]
-            Xb = take_rows(X, idx, out=work.X)
-            Yb = Y.take(idx, axis=0, out=work.Y)
-            yield Xb, Yb, None if w is None else w[idx], work
+# -- L-BFGS ---------------------------------------------------------------------------
 
 
-def _record(history: History, logs: dict[str, Any], metric_name: str | None) -> None:
-    history.loss.append(logs["loss"])
-    history.grad_norms.append(logs["grad_norms"])
-    history.lr.append(logs["lr"])
-    if "val_loss" in logs:
-        history.val_loss.append(logs["val_loss"])
-    if f"val_{metric_name}" in logs:
-        history.val_metric.append(logs[f"val_{metric_name}"])
+class _Objective:
+    """The seeds' loss plus λ/2·‖W‖² (λ = ``opt.weight_decay``) and its
+    gradient at a flat parameter vector, from one forward and one backward
+    pass. A point where either is not finite is reported to SciPy as an
+    infinite loss, so that its line search steps back. ``last`` keeps the
+    latest finite evaluation."""
+
+    def __init__(self, net: Network, opt: LBFGS, train: tuple[Array, ...]) -> None:
+        self.net, self.lam, self.train = net, opt.weight_decay, train
+        self.grads = Gradients(net)
+        self.last: dict[str, Any] = {}
+
+    def __call__(self, theta: Array) -> tuple[float, Array]:
+        net, (X, Y, w), g = self.net, self.train, self.grads.flat
+        net.params[...] = theta
+        nw, lam = net.n_weights, self.lam
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            Z, H = net.forward_pass(X)
+            data = net.loss_from(Z, H, Y, w)
+            net.backward(Z, H, Y, out=self.grads.views, sample_weight=w)
+            squares = self.grads.squared_norms()
+            W = net.params[:nw]
+            value = data + 0.5 * lam * float(np.dot(W, W)) if lam else data
+            if lam:
+                g[:nw] += lam * W  # ∂(λ/2·‖W‖²)/∂W = λW
+        if not (math.isfinite(value) and np.isfinite(g).all()):
+            return math.inf, np.zeros_like(theta)
+        self.last.update(theta=theta.copy(), data=data, squares=squares.copy())
+        return value, g.astype(np.float64)
 
 
-def _print_progress(epoch: int, epochs: int, logs: dict[str, Any]) -> None:
-    width = len(str(epochs))
-    parts = [f"epoch {epoch + 1:>{width}}/{epochs}", f"loss {logs['loss']:.6g}"]
-    parts += [f"{k} {v:.6g}" for k, v in logs.items() if k.startswith("val_")]
-    print("  ".join(parts), flush=True)
+def fit_lbfgs(
+    net: Network,
+    opt: LBFGS,
+    state: TrainingState,
+    split: tuple[Array | None, ...],
+    metric: Metric,
+    opts: FitOptions,
+    callbacks: list[Callback],
+) -> History:
+    """``state.epochs`` iterations of SciPy's L-BFGS-B on the whole training
+    set, each an epoch of the History (and of the callbacks)."""
+    opts.refuse_for_lbfgs()
+    callbacks = [*callbacks, *([ProgressPrinter(opts.every)] if opts.every else [])]
+    try:
+        from scipy.optimize import minimize
+    except ImportError:  # pragma: no cover - depends on the installation
+        raise ImportError("optimizer='lbfgs' needs SciPy: pip install scipy") from None
+    X, Y, w, Xv, Yv, wv = split
+    objective = _Objective(net, opt, (X, Y, w))
+    validation = None if Xv is None else Validation(Xv, Yv, wv, metric)
+    iteration = _iteration(net, state, objective, validation, callbacks)
+    start = net.params.astype(np.float64)
+    options = {"maxiter": state.epochs, "maxfun": opt.max_fun, "gtol": opt.tol}
+    try:
+        result = minimize(
+            objective, start, jac=True, method="L-BFGS-B", callback=iteration,
+            options=options,
+        )  # fmt: skip
+    except KeyboardInterrupt:
+        net.params[...] = objective.last.get("theta", start)
+        raise TrainingInterrupted(state.history) from None
+    net.params[...] = result.x
+    if not (math.isfinite(result.fun) and np.isfinite(net.params).all()):
+        zeros = np.zeros(2 * net.n_layers)
+        raise TrainingDiverged(
+            state.history, state.epoch, 0, math.inf, zeros, 0.0, None
+        )
+    opt.result, opt.t = result, opt.t + int(result.nit)
+    monitored = state.history.val_loss or state.history.loss
+    if monitored:
+        state.history.best_epoch = int(np.argmin(monitored))
+    return state.history
+
+
+def _iteration(
+    net: Network,
+    state: TrainingState,
+    objective: _Objective,
+    validation: Validation | None,
+    callbacks: list[Callback],
+) -> Callable[[Any], None]:
+    """SciPy's callback after each iteration: the epoch's logs, the History
+    and the callbacks; a stop ends the minimisation."""
+    L = net.n_layers
+
+    def iteration(intermediate_result: Any) -> None:
+        x = intermediate_result.x
+        last = objective.last
+        if "theta" not in last or not np.array_equal(last["theta"], x):
+            objective(x)
+        net.params[...] = x
+        squares = last["squares"]
+        logs: dict[str, Any] = {
+            "epoch": state.epoch,
+            "loss": last["data"],
+            "lr": 0.0,  # L-BFGS picks its steps by a line search
+            "grad_norms": np.sqrt(squares[:L] + squares[L:]).tolist(),
+        }
+        if validation is not None:
+            logs.update(validation.logs(net))
+        state.history.record(logs)
+        state.epoch += 1
+        epoch_end(callbacks, net, state, logs)
+        if state.stop:
+            raise StopIteration  # SciPy ends the minimisation
+
+    return iteration

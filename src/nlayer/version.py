@@ -1,0 +1,3 @@
+"""nlayer's version: one constant that every module may import."""
+
+__version__ = "0.1.0"
