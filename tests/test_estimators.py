@@ -27,17 +27,12 @@ from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import OneHotEncoder, StandardScaler  # noqa: E402
 
 import nlayer  # noqa: E402
+from helpers import load_model  # noqa: E402
 from nlayer.estimators import NLayerClassifier, NLayerRegressor  # noqa: E402
 
 # small models on small data often stop at max_iter; the warning is tested below
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 rng = np.random.default_rng(0)
-
-
-def load_model(path):
-    """(network, preprocessing) of a model file."""
-    model = nlayer.load(path)
-    return model.network, model.preprocessing
 
 
 def blobs(n=120, classes=3, features=4):

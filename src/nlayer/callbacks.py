@@ -124,9 +124,11 @@ class EarlyStopping(Callback):
 
     def value(self, logs: dict[str, Any]) -> float:
         """The monitored value in one epoch's logs (NaN when it is missing)."""
-        if callable(self.key):
-            return float(self.key(logs))
-        key = self.key or ("val_loss" if "val_loss" in logs else "loss")
+        key = self.key
+        if key is None:
+            key = "val_loss" if "val_loss" in logs else "loss"
+        elif callable(key):
+            return float(key(logs))
         return float(logs.get(key, math.nan))
 
     def on_epoch_end(

@@ -60,7 +60,7 @@ from .callbacks import Callback, EarlyStopping
 from .checks import interval, is_number
 from .data import Preprocessing
 from .io import save as save_model
-from .losses import Loss, get_loss
+from .losses import LOSSES, Loss, get_loss
 from .network import Network
 from .optimizers import LBFGS, SCHEDULES, Schedule, get_optimizer
 from .state import Monitor, TrainingState
@@ -1142,11 +1142,14 @@ class NLayerRegressor(RegressorMixin, _NLayerBase):
     def _loss(self) -> tuple[Any, str]:
         """The nlayer loss and the output activation it needs."""
         if isinstance(self.loss, str):
-            if self.loss not in REGRESSION_LOSSES:
-                raise self._invalid(
-                    "loss", f"a str among {list(REGRESSION_LOSSES)} or a loss object"
-                )
-            name = REGRESSION_LOSSES[self.loss]
+            # scikit-learn's names, and any registered regression loss by its own
+            name = REGRESSION_LOSSES.get(self.loss, self.loss)
+            known = [*REGRESSION_LOSSES] + [
+                n for n in LOSSES if n not in REGRESSION_LOSSES.values()
+                and get_loss(n).task == "regression"
+            ]  # fmt: skip
+            if name not in LOSSES or get_loss(name).task != "regression":
+                raise self._invalid("loss", f"a str among {known} or a loss object")
             return name, get_loss(name).output
         try:
             return self.loss, get_loss(self.loss).output

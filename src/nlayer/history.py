@@ -42,8 +42,9 @@ class History:
         self.lr.append(logs["lr"])
         if "val_loss" in logs:
             self.val_loss.append(logs["val_loss"])
-        if f"val_{self.metric}" in logs:
-            self.val_metric.append(logs[f"val_{self.metric}"])
+        metric = logs.get(f"val_{self.metric}")
+        if metric is not None:
+            self.val_metric.append(metric)
 
     def as_dict(self) -> dict[str, Any]:
         """Plain lists and numbers, ready for JSON."""

@@ -292,7 +292,7 @@ class Network:
         X = self.check_X(X)
         if work is not None:
             work = work.head(n_rows(X))
-        return self._forward_pass(X, work)[1][-1]
+        return self.forward_pass(X, None, work)[1][-1]
 
     def forward_pass(
         self,
@@ -306,26 +306,14 @@ class Network:
         σ(Z⁽ˡ⁾) ⊙ M⁽ˡ⁾ that the next layer sees. With a :class:`Workspace` of
         m rows, every Z and H is computed in its buffers (``fit`` reuses one
         per batch size), and the next call overwrites them."""
-        return self._forward_pass(self._checked_X(X), work, masks)
-
-    def _checked_X(self, X: Any) -> Array:
         # training passes arrays that are already right thousands of times a
         # second: recognise them at once, check everything else in full
-        if (
-            type(X) is np.ndarray
-            and X.dtype == self.dtype
-            and X.ndim == 2
-            and X.shape[1] == self.layer_sizes[0]
-        ) or (is_sparse(X) and X.shape[1] == self.layer_sizes[0]):
-            return X
-        return self.check_X(X)
-
-    def _forward_pass(
-        self,
-        X: Array,
-        work: Workspace | None = None,
-        masks: list[Array | None] | None = None,
-    ) -> tuple[list[Array], list[Array]]:
+        n0 = self.layer_sizes[0]
+        if type(X) is np.ndarray:
+            if not (X.dtype == self.dtype and X.ndim == 2 and X.shape[1] == n0):
+                X = self.check_X(X)
+        elif not (is_sparse(X) and X.dtype == self.dtype and X.shape[1] == n0):
+            X = self.check_X(X)
         Z: list[Array] = []
         H: list[Array] = [X]
         for l, (W, b, act) in enumerate(self._layers):
@@ -452,7 +440,7 @@ class Network:
         """
         X, Y = self.check_XY(X, Y)
         w = self.check_weights(sample_weight, n_rows(X))
-        Z, H = self._forward_pass(X, masks=masks)
+        Z, H = self.forward_pass(X, masks)
         return self.backward(Z, H, Y, sample_weight=w, masks=masks)
 
     def loss(
@@ -467,8 +455,8 @@ class Network:
         thinned network."""
         X, Y = self.check_XY(X, Y)
         w = self.check_weights(sample_weight, n_rows(X))
-        Z, H = self._forward_pass(X, masks=masks)
-        return self._loss_value(Z[-1], H[-1], Y, w)
+        Z, H = self.forward_pass(X, masks)
+        return self.loss_from(Z, H, Y, w)
 
     def loss_from(
         self,
@@ -479,16 +467,15 @@ class Network:
     ) -> float:
         """L from a forward pass's Z and H (see :meth:`forward_pass`) and the
         targets Y (m, n_L): no second forward pass."""
-        return self._loss_value(Z[-1], H[-1], Y, sample_weight)
-
-    def _loss_value(
-        self, Z_L: Array, Y_hat: Array, Y: Array, sample_weight: Array | None = None
-    ) -> float:
         loss = self.loss_function
-        fused = loss.fused_with is not None
-        if sample_weight is None:
-            return loss.value_from_logits(Z_L, Y) if fused else loss.value(Y_hat, Y)
-        per = loss.samples_from_logits(Z_L, Y) if fused else loss.samples(Y_hat, Y)
+        if loss.fused_with is not None:  # from the logits Z_L: finite as p → 0
+            if sample_weight is None:
+                return loss.value_from_logits(Z[-1], Y)
+            per = loss.samples_from_logits(Z[-1], Y)
+        elif sample_weight is None:
+            return loss.value(H[-1], Y)
+        else:
+            per = loss.samples(H[-1], Y)
         return float(np.dot(sample_weight, per) / sample_weight.sum())
 
     # -- training and inspection --------------------------------------------

@@ -289,6 +289,9 @@ class Constant(Schedule):
     def __call__(self, lr0: float, epoch: int, epochs: int) -> float:
         return lr0
 
+    def rate(self, lr0: float, epoch: int, epochs: int, history: Any = None) -> float:
+        return lr0  # asked every epoch: one call, not two
+
 
 @dataclass(frozen=True)
 class StepDecay(Schedule):

@@ -51,11 +51,12 @@ class Monitor:
     def update(self, value: float, epoch: int, params: Array | None = None) -> bool:
         """Count one epoch's ``value``; True when it improved. A new best
         copies ``params`` (when given) into ``best_params``."""
-        sign = 1.0 if self.mode == "min" else -1.0
-        v, best = sign * value, sign * self.best  # now lower is better
+        if self.mode == "min":
+            v, best = value, self.best
+        else:  # a score: negated, lower is better
+            v, best = -value, -self.best
         if self.rule == "nlayer":
-            improved = v < best - self.min_delta
-            new_best = improved
+            new_best = improved = v < best - self.min_delta
         else:
             improved = v <= best - self.min_delta
             new_best = v < best

@@ -22,10 +22,10 @@ import contextlib
 import math
 import os
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -134,14 +134,10 @@ class TrainingInterrupted(KeyboardInterrupt):
 # -- the batch source ----------------------------------------------------------
 
 
-class Batch(NamedTuple):
-    """One step's rows: X (b, n_0), Y (b, n_L), weights (b,) or None, and the
-    workspace whose buffers the step computes in."""
-
-    X: Array
-    Y: Array
-    w: Array | None
-    work: Workspace
+#: One step's rows: (X (b, n_0), Y (b, n_L), weights (b,) or None, the
+#: workspace whose buffers the step computes in). A plain tuple: thousands are
+#: made a second.
+Batch = tuple[Array, Array, "Array | None", Workspace]
 
 
 class ArrayBatches:
@@ -171,24 +167,26 @@ class ArrayBatches:
         # buffers reused by every step: at most two batch sizes (full, last)
         self.workspaces = {k: Workspace(net, k, Y.shape[1]) for k in {bs, m % bs or bs}}
         self.total_weight = float(m if w is None else w.sum())
+        whole = bs == m and not self.shuffle  # the seeds' full batch, as it is
+        self.whole = [(X, Y, w, self.workspaces[m])] if whole else None
 
-    def epoch(self, rng: np.random.Generator) -> Iterator[Batch]:
+    def epoch(self, rng: np.random.Generator) -> Iterable[Batch]:
         """The batches of one epoch (a permutation drawn from ``rng`` first)."""
+        return self.whole or self._batches(rng)
+
+    def _batches(self, rng: np.random.Generator) -> Iterator[Batch]:
         X, Y, w, m, bs = self.X, self.Y, self.w, self.n_samples, self.batch_size
-        if bs == m and not self.shuffle:
-            yield Batch(X, Y, w, self.workspaces[m])
-            return
         order = rng.permutation(m) if self.shuffle else None
         for start in range(0, m, bs):
             work = self.workspaces[min(bs, m - start)]
             if order is None:
                 rows = slice(start, start + bs)
-                yield Batch(X[rows], Y[rows], None if w is None else w[rows], work)
+                yield X[rows], Y[rows], None if w is None else w[rows], work
                 continue
             idx = order[start : start + bs]  # gathered into the reused buffers
             Xb = take_rows(X, idx, out=work.X)
             Yb = Y.take(idx, axis=0, out=work.Y)
-            yield Batch(Xb, Yb, None if w is None else w[idx], work)
+            yield Xb, Yb, None if w is None else w[idx], work
 
 
 # -- the gradient reduction ---------------------------------------------------------
@@ -224,46 +222,45 @@ class _NonFinite(ArithmeticError):
         self.loss, self.squares, self.step = loss, squares, step
 
 
+@dataclass
+class Step:
+    """What every step of a run shares: the optimiser, the gradient buffer, the
+    clipping norm, the gradient reduction, and whether the network drops units."""
+
+    opt: Optimizer
+    grads: Gradients
+    clip_norm: float | None = None
+    reduce: GradientReduction = local_gradients
+    dropout: bool = False
+
+
 def train_step(
-    net: Network,
-    batch: Batch,
-    grads: Gradients,
-    opt: Optimizer,
-    lr: float,
-    clip_norm: float | None = None,
-    reduce: GradientReduction = local_gradients,
+    net: Network, batch: Batch, step: Step, lr: float
 ) -> tuple[float, float, Array]:
     """The seeds' loop body on one batch: forward, loss, backward, the
     divergence guard, clipping, the update. Returns (the batch's loss before
     the update, its weight, ‖·‖² of each dW and db); raises ``_NonFinite``
     before updating when the loss or a gradient is not finite."""
     X, Y, w, work = batch
-    masks = net.dropout_masks(n_rows(X)) if any(net.dropout) else None
-    Z, H = net.forward_pass(X, work=work, masks=masks)
+    m, grads = X.shape[0], step.grads
+    # positional arguments: this runs thousands of times a second
+    masks = net.dropout_masks(m) if step.dropout else None
+    Z, H = net.forward_pass(X, masks, work)
     loss = net.loss_from(Z, H, Y, w)
-    net.backward(Z, H, Y, out=grads.views, sample_weight=w, work=work, masks=masks)
-    loss, weight = reduce(grads.flat, loss, n_rows(X) if w is None else float(w.sum()))
+    net.backward(Z, H, Y, grads.views, w, masks, work)
+    weight = m if w is None else float(w.sum())
+    if step.reduce is not local_gradients:  # several processes: combine them
+        loss, weight = step.reduce(grads.flat, loss, weight)
     squares = grads.squared_norms()
     if not (math.isfinite(loss) and math.isfinite(float(squares.sum()))):
         raise _NonFinite(loss, squares, 0)
-    if clip_norm is not None:
-        clip_by_global_norm(grads.flat, clip_norm)
-    opt.step(net.params, grads.flat, net.n_weights, lr)
+    if step.clip_norm is not None:
+        clip_by_global_norm(grads.flat, step.clip_norm)
+    step.opt.step(net.params, grads.flat, net.n_weights, lr)
     return loss, weight, squares
 
 
 # -- one epoch ----------------------------------------------------------------------
-
-
-@dataclass
-class Step:
-    """What every step of a run shares: the optimiser, the gradient buffer, the
-    clipping norm and the gradient reduction."""
-
-    opt: Optimizer
-    grads: Gradients
-    clip_norm: float | None = None
-    reduce: GradientReduction = local_gradients
 
 
 def run_epoch(
@@ -273,23 +270,25 @@ def run_epoch(
     over the batches), ``lr`` and ``grad_norms`` (each layer's root mean square
     gradient norm over the steps)."""
     L = net.n_layers
-    total, weight, squares, steps = 0.0, 0.0, np.zeros(2 * L), 0
+    total, weight, squares, steps = 0.0, 0.0, None, 0
     for batch in source.epoch(net.rng):
-        if batch.w is not None and not batch.w.sum() > 0:
+        w = batch[2]
+        if w is not None and not w.sum() > 0:
             continue  # every sample of this batch weighs nothing
         try:
-            loss, w, sq = train_step(
-                net, batch, step.grads, step.opt, lr, step.clip_norm, step.reduce
-            )
+            loss, w, sq = train_step(net, batch, step, lr)
         except _NonFinite as e:
             raise _NonFinite(e.loss, e.squares, steps) from None
-        total, weight, squares, steps = (
-            total + loss * w,
-            weight + w,
-            squares + sq,
-            steps + 1,
-        )
-        state.step += 1
+        total += loss * w
+        weight += w
+        if squares is None:
+            squares = sq  # a fresh array each step: the epoch's sum starts here
+        else:
+            squares += sq
+        steps += 1
+    state.step += steps
+    if squares is None:  # no step: every batch weighed nothing
+        squares = np.full(2 * L, np.nan)
     return {
         "epoch": state.epoch,
         "loss": total / weight,
@@ -332,8 +331,10 @@ def run(
     # overflow is caught as divergence, with a clear error: NumPy's own
     # warnings on the way there would only be noise
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        if state.history.stopped_early:
+            return  # a resumed run that had already stopped
         try:
-            while state.epoch < state.epochs and not state.history.stopped_early:
+            while state.epoch < state.epochs:
                 lr = schedule.rate(
                     step.opt.lr, state.epoch, state.epochs, state.history
                 )
@@ -564,7 +565,7 @@ def _train(
     for callback in callbacks:
         callback.on_train_begin(net, state)
     source = ArrayBatches(net, X, Y, w, opts.batch_size, opts.shuffle)
-    step = Step(opt, Gradients(net), opts.clip_norm)
+    step = Step(opt, Gradients(net), opts.clip_norm, dropout=any(net.dropout))
     validation = None if Xv is None else Validation(Xv, Yv, wv, metric)
     run(net, state, source, step, get_schedule(opts.schedule), validation, callbacks)
     for callback in callbacks:
