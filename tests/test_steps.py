@@ -1,20 +1,22 @@
 """The pieces of the training loop on their own: one step is the seeds' loop
 body, an epoch is its steps over a batch source, and the seams (the batch
-source, the gradient reduction) can be replaced without touching the rest."""
+source, how a step combines its gradient) can be replaced without touching the
+rest."""
 
 import numpy as np
 import pytest
 
 import nlayer
+from nlayer.distributed import ShardedGradient, ThreadGroup
 from nlayer.history import History
 from nlayer.optimizers import SGD
+from nlayer.sources import ArrayBatches
 from nlayer.state import TrainingState
 from nlayer.training import (
-    ArrayBatches,
+    DistributedStep,
     Gradients,
     Step,
     _NonFinite,
-    local_gradients,
     run_epoch,
     train_step,
 )
@@ -110,27 +112,30 @@ def test_any_batch_source_plugs_in():
     np.testing.assert_array_equal(net.params, twin.params)
 
 
-def test_a_gradient_reduction_sees_every_step_before_the_update():
-    """Two "processes" holding half a batch each: averaging their gradients
-    (what an all-reduce does) gives the full batch's step."""
+def test_the_gradients_combination_is_the_steps_to_choose():
+    """Two "processes" (threads) each differentiate half of the batch's shards;
+    the fixed-order sum gives the same step on both, and the same as one
+    process computing every shard; the plain one-process step agrees to
+    round-off."""
     net, X, Y = problem()
+
+    def one_step(comm):
+        twin = net.copy()
+        source = ArrayBatches(twin, X, Y, None, None, shuffle=False)
+        plain = Step(SGD(lr=0.1), Gradients(twin))
+        step = DistributedStep(plain, ShardedGradient(comm, source, shards=8))
+        [pos] = list(step.batches(source, twin.rng))
+        loss, weight, _ = train_step(twin, pos, step, 0.1)
+        return twin.params, loss, weight
+
+    two = ThreadGroup(2).run(one_step)
+    [one] = ThreadGroup(1).run(one_step)
+    for params, loss, weight in two:
+        np.testing.assert_array_equal(params, one[0])
+        assert loss == one[1] and weight == 64
     full = net.copy()
-    halves = [(X[:32], Y[:32]), (X[32:], Y[32:])]
-
-    def all_reduce(grads, loss, weight):
-        # this process's gradient is the first half's; add the other half's
-        other = net.copy()
-        dW, db = other.gradients(*halves[1])
-        g_other = np.concatenate([*(g.ravel() for g in dW), *db])
-        grads[...] = (grads + g_other) / 2  # equal halves: the mean of means
-        return (loss + other.loss(*halves[1])) / 2, 2 * weight
-
-    batch = (X[:32], Y[:32], None, nlayer.workspace.Workspace(net, 32, 2))
-    step = Step(SGD(lr=0.1), Gradients(net), reduce=all_reduce)
-    loss, weight, _ = train_step(net, batch, step, 0.1)
     src = ArrayBatches(full, X, Y, None, None, shuffle=False)
     [whole] = list(src.epoch(full.rng))
     full_loss, _, _ = train_step(full, whole, Step(SGD(lr=0.1), Gradients(full)), 0.1)
-    np.testing.assert_allclose(net.params, full.params, rtol=1e-12, atol=1e-15)
-    assert loss == pytest.approx(full_loss, rel=1e-12) and weight == 64
-    assert local_gradients(None, 1.5, 3.0) == (1.5, 3.0)
+    np.testing.assert_allclose(one[0], full.params, rtol=1e-12, atol=1e-15)
+    assert one[1] == pytest.approx(full_loss, rel=1e-12)

@@ -7,6 +7,7 @@ that :func:`namespace` returns, so a GPU array library with NumPy's interface
 
 from __future__ import annotations
 
+import mmap
 from types import ModuleType
 from typing import Any
 
@@ -66,6 +67,16 @@ def is_sparse(A: Any) -> bool:
 def n_rows(A: Any) -> int:
     """The number of rows of a dense or sparse 2-D array."""
     return int(A.shape[0])
+
+
+def is_file_backed(A: Any) -> bool:
+    """Whether ``A``'s memory is a mapped file (``np.load(path, mmap_mode="r")``),
+    whose rows are better read where they lie than copied."""
+    while A is not None:
+        if isinstance(A, (np.memmap, mmap.mmap)):
+            return True
+        A = getattr(A, "base", None)
+    return False
 
 
 def take_rows(A: Any, rows: Any, out: Any = None) -> Any:
@@ -150,15 +161,25 @@ def as_matrix(A: Any, name: str, dtype: np.dtype) -> np.ndarray:
         )
     if A.dtype.kind != "f":
         A = A.astype(dtype)
-    finite = xp.isfinite(A)
-    if not finite.all():
-        row, col = (int(i[0]) for i in xp.nonzero(~finite))
-        what = "NaN" if xp.isnan(A[row, col]) else "infinity"
-        raise ValueError(
-            f"{name} contains {what} (first at row {row}, column {col}); "
-            "remove or impute non-finite values before training"
-        )
+    _check_finite(A, name)
     return A
+
+
+def _check_finite(A: Any, name: str) -> None:
+    """A ValueError naming the first NaN or infinity. In blocks of about 8 MB:
+    a memory-mapped file is checked without a mask of its size in memory."""
+    xp = namespace(A)
+    step = max(1, (1 << 23) // max(1, A.shape[1] * A.itemsize))
+    for start in range(0, len(A), step):
+        block = A[start : start + step]
+        finite = xp.isfinite(block)
+        if not finite.all():
+            row, col = (int(i[0]) for i in xp.nonzero(~finite))
+            what = "NaN" if xp.isnan(block[row, col]) else "infinity"
+            raise ValueError(
+                f"{name} contains {what} (first at row {start + row}, column {col}); "
+                "remove or impute non-finite values before training"
+            )
 
 
 def as_weights(sample_weight: Any, m: int, dtype: np.dtype) -> Any:

@@ -56,6 +56,7 @@ from .data import (
     split,
     target_rows,
 )
+from .distributed import Communicator, get_communicator
 from .gradcheck import gradcheck_layers
 from .history import History
 from .io import load, save
@@ -819,6 +820,13 @@ def _apply(
     help="Go on from the newest valid checkpoint in --checkpoint-dir "
     "(run with the same data and options).",
 )
+@click.option(
+    "--distributed",
+    type=click.Choice(["mpi", "torch"]),
+    help="Data-parallel training on the processes of an MPI job "
+    "(mpiexec -n 4 nlayer train ...) or of torchrun; rank 0 prints and writes "
+    "the run.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary.")
 def train(**a: Any) -> None:
     """Train a network on DATA (or a built-in data set) and save the run.
@@ -992,10 +1000,17 @@ def _units(prep: _Prepared, loss: str) -> Callable[[float], str]:
 
 
 def _train(ds: Dataset, opts: dict[str, Any], a: dict[str, Any]) -> None:
+    comm = get_communicator(a["distributed"])
     prep = _Prepared(ds, a, a["seed"])
     net, X, Y = _build(prep, opts, a)
     w = _sample_weights(prep, a["class_weight"])
     X, Y, w, fit_options = _fit_options(prep, X, Y, w, opts, a)
+    if comm is not None:
+        fit_options["distributed"] = comm
+        if comm.rank != 0:  # a worker: it trains; rank 0 reports and writes
+            _work(net, (X, Y, w), fit_options, opts, prep)
+            return
+        _describe_processes(comm, a["quiet"])
     if not a["quiet"]:
         _describe_data(ds, prep, net, opts["batch_size"] or len(X))
     out_dir = _out_dir(a["out_dir"], ds.name, a["overwrite"], a["resume"])
@@ -1017,6 +1032,36 @@ def _train(ds: Dataset, opts: dict[str, Any], a: dict[str, Any]) -> None:
         }
         _write_json(out_dir / "run.json", record)
         _run(prep, net, (X, Y, w), fit_options, opts, a, record, out_dir)
+
+
+def _describe_processes(comm: Communicator, quiet: bool) -> None:
+    """Which process is which: an MPI launcher names a killed process by its pid."""
+    pids = comm.allgather(np.array([[float(os.getpid())]]), [1] * comm.size)
+    if not quiet:
+        ranks = ", ".join(f"rank {r} pid {int(p)}" for r, p in enumerate(pids[:, 0]))
+        out.print(f"data-parallel on {comm.size} processes: {ranks}")
+
+
+def _work(
+    net: Network,
+    data: tuple[np.ndarray, np.ndarray, np.ndarray | None],
+    fit_options: dict[str, Any],
+    opts: dict[str, Any],
+    prep: _Prepared,
+) -> None:
+    """A process other than rank 0: the same training, silently."""
+    comm = fit_options["distributed"]
+    comm.allgather(np.array([[float(os.getpid())]]), [1] * comm.size)
+    X, Y, w = data
+    metric = "accuracy" if prep.task == "classification" else "r2"
+    try:
+        net.fit(
+            X, Y, epochs=opts["epochs"], optimizer=opts["optimizer"], lr=opts["lr"],
+            batch_size=opts["batch_size"], metric=metric, sample_weight=w,
+            **fit_options,
+        )  # fmt: skip
+    except TrainingDiverged:
+        sys.exit(1)  # rank 0 says so
 
 
 def _run(

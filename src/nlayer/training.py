@@ -3,10 +3,11 @@
 - :func:`train_step` is the seeds' loop body and nothing else: forward, loss,
   backward, the divergence guard, clipping, the update.
 - :func:`run_epoch` runs the steps of one epoch over a **batch source**
-  (:class:`ArrayBatches`: in-memory arrays) and returns the epoch's logs.
-- a **gradient reduction** between backward and the update combines the
-  gradients of several processes (:func:`local_gradients`: one process, no
-  change).
+  (:class:`~nlayer.sources.ArrayBatches`: arrays in memory or memory-mapped)
+  and returns the epoch's logs.
+- the **gradient's combination** is the step's: :class:`Step` differentiates
+  one process's batch, :class:`DistributedStep` sums the shards of several
+  processes in a fixed order (:mod:`nlayer.distributed`).
 - everything around the loop — early stopping, checkpoints, progress, the
   user's functions — is a callback (:mod:`nlayer.callbacks`), and where the
   run stands is a :class:`~nlayer.state.TrainingState`.
@@ -30,7 +31,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import checkpoints
-from .backend import Array, check_memory, n_rows, namespace, nbytes, take_rows
+from .backend import (
+    Array,
+    check_memory,
+    is_file_backed,
+    n_rows,
+    namespace,
+    nbytes,
+    take_rows,
+)
 from .callbacks import (
     Callback,
     CheckpointWriter,
@@ -41,6 +50,13 @@ from .callbacks import (
     epoch_end,
 )
 from .checks import is_number, non_negative, positive_int
+from .distributed import (
+    SHARDS,
+    Communicator,
+    ShardedGradient,
+    check_same_data,
+    get_communicator,
+)
 from .history import History
 from .metrics import validation_metric
 from .optimizers import (
@@ -52,26 +68,30 @@ from .optimizers import (
     get_schedule,
 )
 from .safefile import locked
+from .sources import ArrayBatches, Batch
 from .state import Monitor, TrainingState
-from .workspace import Workspace
 
 if TYPE_CHECKING:
     from .network import Network
 
 __all__ = [
     "ArrayBatches",
+    "DistributedStep",
+    "Step",
     "CheckpointWarning",
     "History",
     "StopTraining",
     "TrainingDiverged",
     "TrainingInterrupted",
     "fit",
-    "local_gradients",
     "run_epoch",
     "train_step",
 ]
 
 Metric = tuple[str | None, Callable[[Array, Array], float] | None]
+#: validation rows per forward pass (the same blocks for data in memory or in a
+#: file, so that both give the same numbers)
+BLOCK = 8192
 
 
 class CheckpointWarning(UserWarning):
@@ -131,77 +151,6 @@ class TrainingInterrupted(KeyboardInterrupt):
         self.history = history
 
 
-# -- the batch source ----------------------------------------------------------
-
-
-#: One step's rows: (X (b, n_0), Y (b, n_L), weights (b,) or None, the
-#: workspace whose buffers the step computes in). A plain tuple: thousands are
-#: made a second.
-Batch = tuple[Array, Array, "Array | None", Workspace]
-
-
-class ArrayBatches:
-    """The batch source over arrays in memory: an epoch's batches of
-    ``batch_size`` rows (None: all of them), reshuffled every epoch when
-    ``shuffle``, gathered into reused buffers.
-
-    A batch source gives ``n_samples``, ``total_weight`` (the samples, or the
-    sum of their weights) and ``epoch(rng)``, the batches of one epoch; data
-    read from files or shared across processes plug in here.
-    """
-
-    def __init__(
-        self,
-        net: Network,
-        X: Array,
-        Y: Array,
-        w: Array | None,
-        batch_size: int | None,
-        shuffle: bool,
-    ) -> None:
-        self.X, self.Y, self.w = X, Y, w
-        m = self.n_samples = n_rows(X)
-        self.batch_size = bs = m if batch_size is None else min(batch_size, m)
-        # one full batch: order cannot change the sum, so keep X as it is (no copy)
-        self.shuffle = shuffle and bs < m
-        # buffers reused by every step: at most two batch sizes (full, last)
-        self.workspaces = {k: Workspace(net, k, Y.shape[1]) for k in {bs, m % bs or bs}}
-        self.total_weight = float(m if w is None else w.sum())
-        whole = bs == m and not self.shuffle  # the seeds' full batch, as it is
-        self.whole = [(X, Y, w, self.workspaces[m])] if whole else None
-
-    def epoch(self, rng: np.random.Generator) -> Iterable[Batch]:
-        """The batches of one epoch (a permutation drawn from ``rng`` first)."""
-        return self.whole or self._batches(rng)
-
-    def _batches(self, rng: np.random.Generator) -> Iterator[Batch]:
-        X, Y, w, m, bs = self.X, self.Y, self.w, self.n_samples, self.batch_size
-        order = rng.permutation(m) if self.shuffle else None
-        for start in range(0, m, bs):
-            work = self.workspaces[min(bs, m - start)]
-            if order is None:
-                rows = slice(start, start + bs)
-                yield X[rows], Y[rows], None if w is None else w[rows], work
-                continue
-            idx = order[start : start + bs]  # gathered into the reused buffers
-            Xb = take_rows(X, idx, out=work.X)
-            Yb = Y.take(idx, axis=0, out=work.Y)
-            yield Xb, Yb, None if w is None else w[idx], work
-
-
-# -- the gradient reduction ---------------------------------------------------------
-
-#: ``reduce(grads, loss, weight) -> (loss, weight)``: combine this process's
-#: gradient (the mean over its batch, in place) and batch loss with the other
-#: processes'; ``weight`` is the batch's samples or their summed weights.
-GradientReduction = Callable[[Array, float, float], tuple[float, float]]
-
-
-def local_gradients(grads: Array, loss: float, weight: float) -> tuple[float, float]:
-    """One process: the gradient is already the whole batch's."""
-    return loss, weight
-
-
 # -- one step -------------------------------------------------------------------
 
 
@@ -222,35 +171,80 @@ class _NonFinite(ArithmeticError):
         self.loss, self.squares, self.step = loss, squares, step
 
 
-@dataclass
 class Step:
-    """What every step of a run shares: the optimiser, the gradient buffer, the
-    clipping norm, the gradient reduction, and whether the network drops units."""
+    """How a run computes one batch's gradient, and what every step shares: the
+    optimiser, the gradient buffer, the clipping norm, whether units drop out.
 
-    opt: Optimizer
-    grads: Gradients
-    clip_norm: float | None = None
-    reduce: GradientReduction = local_gradients
-    dropout: bool = False
+    :meth:`gradient` is the seam for the gradient's combination: one process
+    differentiates its batch; :class:`DistributedStep` sums the shards of
+    several processes' (see :mod:`nlayer.distributed`).
+    """
+
+    def __init__(
+        self,
+        opt: Optimizer,
+        grads: Gradients,
+        clip_norm: float | None = None,
+        dropout: bool = False,
+    ) -> None:
+        self.opt, self.grads, self.clip_norm, self.dropout = (
+            opt,
+            grads,
+            clip_norm,
+            dropout,
+        )
+
+    def batches(self, source: ArrayBatches, rng: np.random.Generator) -> Iterable[Any]:
+        """What :meth:`gradient` takes, step by step, for one epoch."""
+        return source.epoch(rng)
+
+    def gradient(self, net: Network, batch: Batch) -> tuple[float, float] | None:
+        """The batch's loss and weight, its gradient into ``grads``; None when
+        every sample of the batch weighs nothing."""
+        X, Y, w, work = batch
+        m = X.shape[0]
+        weight = m if w is None else float(w.sum())
+        if not weight > 0:
+            return None
+        # positional arguments: this runs thousands of times a second
+        masks = net.dropout_masks(m) if self.dropout else None
+        Z, H = net.forward_pass(X, masks, work)
+        loss = net.loss_from(Z, H, Y, w)
+        net.backward(Z, H, Y, self.grads.views, w, masks, work)
+        return loss, weight
+
+
+class DistributedStep(Step):
+    """A step of data-parallel training: each process differentiates its shards
+    of the global batch, and the shards' gradients are summed in a fixed order
+    (:class:`~nlayer.distributed.ShardedGradient`): the same on every process,
+    and whatever the number of processes."""
+
+    def __init__(self, step: Step, sharded: ShardedGradient) -> None:
+        super().__init__(step.opt, step.grads, step.clip_norm, step.dropout)
+        self.sharded = sharded
+
+    def batches(self, source: ArrayBatches, rng: np.random.Generator) -> Iterable[Any]:
+        return source.positions(rng)  # each process gathers its own rows
+
+    def gradient(self, net: Network, batch: Any) -> tuple[float, float] | None:
+        g = self.grads
+        return self.sharded(net, batch, g.flat, g.views, self.dropout)
 
 
 def train_step(
-    net: Network, batch: Batch, step: Step, lr: float
-) -> tuple[float, float, Array]:
-    """The seeds' loop body on one batch: forward, loss, backward, the
-    divergence guard, clipping, the update. Returns (the batch's loss before
-    the update, its weight, ‖·‖² of each dW and db); raises ``_NonFinite``
+    net: Network, batch: Any, step: Step, lr: float
+) -> tuple[float, float, Array] | None:
+    """The seeds' loop body on one batch: forward, loss, backward (the step's
+    :meth:`~Step.gradient`), the divergence guard, clipping, the update.
+    Returns (the batch's loss before the update, its weight, ‖·‖² of each dW
+    and db), or None for a batch that weighs nothing; raises ``_NonFinite``
     before updating when the loss or a gradient is not finite."""
-    X, Y, w, work = batch
-    m, grads = X.shape[0], step.grads
-    # positional arguments: this runs thousands of times a second
-    masks = net.dropout_masks(m) if step.dropout else None
-    Z, H = net.forward_pass(X, masks, work)
-    loss = net.loss_from(Z, H, Y, w)
-    net.backward(Z, H, Y, grads.views, w, masks, work)
-    weight = m if w is None else float(w.sum())
-    if step.reduce is not local_gradients:  # several processes: combine them
-        loss, weight = step.reduce(grads.flat, loss, weight)
+    got = step.gradient(net, batch)
+    if got is None:
+        return None
+    loss, weight = got
+    grads = step.grads
     squares = grads.squared_norms()
     if not (math.isfinite(loss) and math.isfinite(float(squares.sum()))):
         raise _NonFinite(loss, squares, 0)
@@ -271,14 +265,14 @@ def run_epoch(
     gradient norm over the steps)."""
     L = net.n_layers
     total, weight, squares, steps = 0.0, 0.0, None, 0
-    for batch in source.epoch(net.rng):
-        w = batch[2]
-        if w is not None and not w.sum() > 0:
-            continue  # every sample of this batch weighs nothing
+    for batch in step.batches(source, net.rng):
         try:
-            loss, w, sq = train_step(net, batch, step, lr)
+            done = train_step(net, batch, step, lr)
         except _NonFinite as e:
             raise _NonFinite(e.loss, e.squares, steps) from None
+        if done is None:
+            continue  # every sample of this batch weighs nothing
+        loss, w, sq = done
         total += loss * w
         weight += w
         if squares is None:
@@ -298,21 +292,47 @@ def run_epoch(
 
 @dataclass
 class Validation:
-    """The data scored after every epoch, and the metric."""
+    """The data scored after every epoch, and the metric: ``X``, ``Y``, ``w``
+    and ``rows`` (the validation rows of those arrays; None: all)."""
 
     X: Array
     Y: Array
     w: Array | None
+    rows: Array | None
     metric: Metric
 
     def logs(self, net: Network) -> dict[str, Any]:
-        """``val_loss`` and ``val_<metric>`` of the network now."""
-        Z, H = net.forward_pass(self.X)
-        logs = {"val_loss": net.loss_from(Z, H, self.Y, self.w)}
+        """``val_loss`` and ``val_<metric>`` of the network now: the forward
+        pass in blocks of BLOCK rows, so that validation rows left in a file
+        are read a block at a time."""
+        X, rows = self.X, self.rows
+        m = n_rows(X) if rows is None else len(rows)
+        if rows is None and m <= BLOCK:
+            Z, H = net.forward_pass(X)
+            Z_L, Y_hat = Z[-1], H[-1]
+        else:
+            Z_L, Y_hat = self._blocks(net, m)
+        Y = self.Y if rows is None else self.Y[rows]
+        w = self.w if rows is None or self.w is None else self.w[rows]
+        logs = {"val_loss": net.loss_from([Z_L], [Y_hat], Y, w)}
         name, fn = self.metric
         if fn is not None:
-            logs[f"val_{name}"] = float(fn(H[-1], self.Y))
+            logs[f"val_{name}"] = float(fn(Y_hat, Y))
         return logs
+
+    def _blocks(self, net: Network, m: int) -> tuple[Array, Array]:
+        """Z_L and Ŷ (m, n_L) of every validation row, BLOCK rows at a time."""
+        n_out = net.layer_sizes[-1]
+        Z_L = np.empty((m, n_out), dtype=net.dtype)
+        Y_hat = np.empty((m, n_out), dtype=net.dtype)
+        for start in range(0, m, BLOCK):
+            stop = min(start + BLOCK, m)
+            pos = slice(start, stop) if self.rows is None else self.rows[start:stop]
+            Z, H = net.forward_pass(
+                take_rows(self.X, pos) if self.rows is not None else self.X[pos]
+            )
+            Z_L[start:stop], Y_hat[start:stop] = Z[-1], H[-1]
+        return Z_L, Y_hat
 
 
 def run(
@@ -385,7 +405,11 @@ class FitOptions:
     damaged one is reported with a :class:`CheckpointWarning` and the one
     before it used); with the same data, options and seed the result equals,
     bit for bit, a run never interrupted. Without a checkpoint, training
-    starts from the beginning.
+    starts from the beginning. distributed: None (one process), "mpi",
+    "torch" or a :class:`~nlayer.distributed.Communicator`: data-parallel
+    training, every process passing the same data; each global batch is cut
+    into ``shards`` shards (a power of two), which makes the weights the same
+    bit for bit on any number of processes up to ``shards``.
     """
 
     epochs: int = 1000
@@ -401,6 +425,8 @@ class FitOptions:
     checkpoint_dir: str | os.PathLike[str] | None = None
     checkpoint_every: int = 1
     resume: bool = False
+    distributed: Any = None
+    shards: int = SHARDS
 
     def __post_init__(self) -> None:
         self.epochs = positive_int("epochs", self.epochs)
@@ -418,6 +444,7 @@ class FitOptions:
                 f"{self.verbose!r}"
             )
         self.checkpoint_every = positive_int("checkpoint_every", self.checkpoint_every)
+        self.shards = positive_int("shards", self.shards)
         if self.resume and self.checkpoint_dir is None:
             raise ValueError("resume=True needs the checkpoint_dir to resume from")
 
@@ -438,6 +465,8 @@ class FitOptions:
             "patience": self.patience,
             "min_delta": self.min_delta,
             "clip_norm": self.clip_norm,
+            # data-parallel: the shards shape the sums (any number of processes)
+            **({"shards": self.shards} if self.distributed is not None else {}),
         }
 
     def refuse_for_lbfgs(self) -> None:
@@ -484,6 +513,8 @@ def fit(
     checkpoint_dir: str | os.PathLike[str] | None = None,
     checkpoint_every: int = 1,
     resume: bool = False,
+    distributed: Any = None,
+    shards: int = SHARDS,
 ) -> History:
     """Train ``net`` in place on X (m, n_0), Y (m, n_L); returns the History.
 
@@ -493,40 +524,49 @@ def fit(
     (X_val, Y_val[, w_val]) is scored after each epoch. callbacks: functions
     ``(net, epoch, logs)`` or :class:`~nlayer.callbacks.Callback` objects. The
     other options: :class:`FitOptions`. Raises :class:`TrainingDiverged` when
-    a loss or a gradient stops being finite (the last finite weights are kept).
+    a loss or a gradient stops being finite (the last finite weights kept).
     """
     opts = FitOptions(
         epochs, batch_size, verbose, schedule, clip_norm, validation_fraction,
         early_stopping, patience, min_delta, shuffle, checkpoint_dir,
-        checkpoint_every, resume,
+        checkpoint_every, resume, distributed, shards,
     )  # fmt: skip
-    X, Y = net.check_XY(X, Y)
-    data = (X, Y, net.check_weights(sample_weight, n_rows(X)))
-    opt = _optimizer(optimizer, lr, momentum, nesterov, weight_decay)
-    need = _memory_needed(net, opt, X, Y, opts)
-    check_memory(need, f"training {net!r} on {n_rows(X):,} samples")
+    settings = {"lr": lr, "momentum": momentum, "nesterov": nesterov}
+    settings["weight_decay"] = weight_decay
+    data, opt, comm = _prepare(net, X, Y, sample_weight, optimizer, settings, opts)
     state, valid = _new_state(net, metric, opts)
     user, given = as_callbacks(callbacks), (validation_data, validation_fraction)
     if isinstance(opt, LBFGS):
         split = _validation_split(net, *data, *given)
         return fit_lbfgs(net, opt, state, split, valid, opts, user)
     with contextlib.ExitStack() as stack:
-        writer, ck = _checkpointing(stack, net, opt, data, state, opts, given[0])
+        ck_args = (stack, net, opt, data, state, opts, given[0], comm)
+        writer, ck = _checkpointing(*ck_args)
         split = _validation_split(net, *data, *given)
         if ck is not None:
             _restore(net, opt, state, ck)
-        return _train(net, state, opt, split, valid, opts, user, writer)
+        return _train(net, state, opt, split, valid, opts, user, writer, comm)
 
 
-def _optimizer(
-    optimizer: str | Optimizer, lr: Any, momentum: Any, nesterov: Any, decay: Any
-) -> Optimizer:
-    """The optimiser, with the settings given (None: its default)."""
-    settings = {"lr": lr, "momentum": momentum, "nesterov": nesterov}
-    settings["weight_decay"] = decay
-    return get_optimizer(
+def _prepare(
+    net: Network,
+    X: Any,
+    Y: Any,
+    sample_weight: Any,
+    optimizer: str | Optimizer,
+    settings: dict[str, Any],
+    opts: FitOptions,
+) -> tuple[tuple[Array, Array, Array | None], Optimizer, Communicator | None]:
+    """The data checked, the optimiser with the settings given (None: its
+    default), the memory checked, the processes joined."""
+    X, Y = net.check_XY(X, Y)
+    data = (X, Y, net.check_weights(sample_weight, n_rows(X)))
+    opt = get_optimizer(
         optimizer, **{k: v for k, v in settings.items() if v is not None}
     )
+    need = _memory_needed(net, opt, X, Y, opts)
+    check_memory(need, f"training {net!r} on {n_rows(X):,} samples")
+    return data, opt, _join(net, X, Y, get_communicator(opts.distributed))
 
 
 def _new_state(
@@ -543,16 +583,17 @@ def _train(
     net: Network,
     state: TrainingState,
     opt: Optimizer,
-    split: tuple[Array | None, ...],
+    split: tuple[Part, Part | None],
     metric: Metric,
     opts: FitOptions,
     user: list[Callback],
     writer: list[Callback],
+    comm: Communicator | None = None,
 ) -> History:
     """Run the epochs with the callbacks around them, in this order: the
-    best-epoch tracker (early stopping), the user's, progress lines and the
-    checkpoint ``writer``."""
-    X, Y, w, Xv, Yv, wv = split
+    best-epoch tracker (early stopping), the user's, progress lines (rank 0's
+    only) and the checkpoint ``writer``."""
+    (X, Y, w, rows), val = split
     tracker = EarlyStopping(
         opts.patience,
         stop=opts.early_stopping,
@@ -560,16 +601,55 @@ def _train(
         monitor=state.monitor,
     )
     printer = [ProgressPrinter(opts.every)] if opts.every else []
+    if comm is not None and comm.rank != 0:
+        printer = []
     callbacks = [tracker, *user, *printer, *writer]
     for callback in callbacks:
         callback.on_train_begin(net, state)
-    source = ArrayBatches(net, X, Y, w, opts.batch_size, opts.shuffle)
+    source = ArrayBatches(net, X, Y, w, opts.batch_size, opts.shuffle, rows)
     step = Step(opt, Gradients(net), opts.clip_norm, dropout=any(net.dropout))
-    validation = None if Xv is None else Validation(Xv, Yv, wv, metric)
-    run(net, state, source, step, get_schedule(opts.schedule), validation, callbacks)
+    if comm is not None:
+        step = DistributedStep(step, ShardedGradient(comm, source, opts.shards))
+    validation = None if val is None else Validation(*val, metric)
+    schedule = get_schedule(opts.schedule)
+    with _failures_end_the_job(comm):
+        run(net, state, source, step, schedule, validation, callbacks)
     for callback in callbacks:
         callback.on_train_end(net, state)
     return state.history
+
+
+def _join(
+    net: Network, X: Array, Y: Array, comm: Communicator | None
+) -> Communicator | None:
+    """Every process starts from rank 0's weights and random state, with the
+    same data."""
+    if comm is not None:
+        check_same_data(comm, X, Y)
+        comm.broadcast(net.params)
+        net.rng.bit_generator.state = comm.broadcast_object(net.rng.bit_generator.state)
+    return comm
+
+
+@contextlib.contextmanager
+def _failures_end_the_job(comm: Communicator | None) -> Iterator[None]:
+    """In data-parallel training, a process that fails alone would leave the
+    others waiting for it: end the job, naming the process. A divergence
+    happens on every process at once (they hold the same numbers): it is
+    raised as in one process."""
+    if comm is None or comm.size == 1:
+        yield
+        return
+    try:
+        yield
+    except TrainingDiverged:
+        raise
+    except TrainingInterrupted:
+        comm.abort("interrupted (Ctrl-C)", 130)
+        raise
+    except BaseException as e:
+        comm.abort(f"{type(e).__name__}: {e}", 1)
+        raise
 
 
 def _checkpointing(
@@ -580,29 +660,60 @@ def _checkpointing(
     state: TrainingState,
     opts: FitOptions,
     validation_data: Any,
+    comm: Communicator | None = None,
 ) -> tuple[list[Callback], checkpoints.Checkpoint | None]:
-    """The checkpoint writer (none without a checkpoint_dir) and the checkpoint
-    to resume from; the folder stays locked while ``stack`` is open. Sets
-    ``state.rng_start``: the generator before the validation split (a resumed
-    run's, so that it draws the same split)."""
+    """The checkpoint writer (none without a checkpoint_dir, or on a process
+    other than rank 0) and the checkpoint to resume from; the folder stays
+    locked while ``stack`` is open. Sets ``state.rng_start``: the generator
+    before the validation split (a resumed run's, so it draws the same split)."""
     if opts.checkpoint_dir is None:
         state.rng_start = net.rng.bit_generator.state
         return [], None
     directory = Path(opts.checkpoint_dir)
+    writer: list[Callback] = []
+    ck, problem = None, None
+    if comm is None or comm.rank == 0:
+        try:
+            writer, ck = _open_checkpoints(
+                stack, directory, net, opt, data, opts, validation_data
+            )
+        except ValueError as e:
+            problem = e
+    if comm is not None:  # every process resumes from what rank 0 found
+        found = comm.broadcast_object((ck and ck.path, problem and str(problem)))
+        if found[1] is not None:
+            raise ValueError(found[1])
+        if comm.rank != 0 and found[0] is not None:
+            ck = checkpoints.load_checkpoint(found[0], net)
+    if problem is not None:
+        raise problem
+    if ck is not None:
+        net.rng.bit_generator.state = ck.state.rng_start  # the same validation split
+    state.rng_start = net.rng.bit_generator.state
+    return writer, ck
+
+
+def _open_checkpoints(
+    stack: contextlib.ExitStack,
+    directory: Path,
+    net: Network,
+    opt: Optimizer,
+    data: tuple[Array, Array, Array | None],
+    opts: FitOptions,
+    validation_data: Any,
+) -> tuple[list[Callback], checkpoints.Checkpoint | None]:
+    """Lock the folder; the writer, and the newest checkpoint when resuming."""
     directory.mkdir(parents=True, exist_ok=True)
     # one run at a time: another would delete this one's temporaries
     stack.enter_context(locked(directory, "checkpoint_dir"))
     given = opts.fingerprint_options(validation_data is not None)
     data_print = checkpoints.fingerprint(*data, given)
     ck = _newest_checkpoint(directory, net, data_print, opt) if opts.resume else None
-    if ck is not None:
-        if ck.epoch > opts.epochs:
-            raise ValueError(
-                f"{ck.path} holds {ck.epoch} epochs, more than epochs={opts.epochs}: "
-                "raise epochs to go on, or use another checkpoint_dir"
-            )
-        net.rng.bit_generator.state = ck.state.rng_start  # the same validation split
-    state.rng_start = net.rng.bit_generator.state
+    if ck is not None and ck.epoch > opts.epochs:
+        raise ValueError(
+            f"{ck.path} holds {ck.epoch} epochs, more than epochs={opts.epochs}: "
+            "raise epochs to go on, or use another checkpoint_dir"
+        )
     return [CheckpointWriter(directory, opts.checkpoint_every, opt, data_print)], ck
 
 
@@ -657,6 +768,11 @@ def _check_resumable(ck: checkpoints.Checkpoint, data: dict, opt: Optimizer) -> 
         )
 
 
+#: (X, Y, weights, rows): arrays and the rows of them that belong to a part
+#: (None: all); rows of a memory-mapped file stay in the file
+Part = tuple[Array, Array, "Array | None", "Array | None"]
+
+
 def _validation_split(
     net: Network,
     X: Array,
@@ -664,14 +780,16 @@ def _validation_split(
     w: Array | None,
     validation_data: Any,
     fraction: Any,
-) -> tuple[Array, Array, Array | None, Array | None, Array | None, Array | None]:
-    """(X, Y, w) to train on and (X_val, Y_val, w_val) to score, checked."""
+) -> tuple[Part, Part | None]:
+    """The part to train on and the part to score (None), checked. A random
+    fraction is split off with the network's RNG; rows of a memory-mapped
+    file are indexed, not copied."""
     if validation_data is not None and fraction is not None:
         raise ValueError("give validation_data or validation_fraction, not both")
     if validation_data is not None:
-        return (X, Y, w, *_validation_data(net, validation_data))
+        return (X, Y, w, None), (*_validation_data(net, validation_data), None)
     if fraction is None:
-        return X, Y, w, None, None, None
+        return (X, Y, w, None), None
     if not is_number(fraction, 0, 1, lo_open=True, hi_open=True):
         raise ValueError(f"validation_fraction must be in (0, 1), got {fraction!r}")
     m = n_rows(X)
@@ -688,10 +806,20 @@ def _validation_split(
         raise ValueError(
             "sample_weight is zero on the whole training or validation part"
         )
+    if is_file_backed(X):
+        return (X, Y, w, train), (X, Y, w, val)
     return (
-        take_rows(X, train), Y.take(train, axis=0), wt,
-        take_rows(X, val), Y.take(val, axis=0), wv,
-    )  # fmt: skip
+        (take_rows(X, train), Y.take(train, axis=0), wt, None),
+        (take_rows(X, val), Y.take(val, axis=0), wv, None),
+    )
+
+
+def _in_memory(part: Part) -> tuple[Array, Array, Array | None]:
+    """A part's rows as arrays in memory."""
+    X, Y, w, rows = part
+    if rows is None:
+        return X, Y, w
+    return take_rows(X, rows), Y.take(rows, axis=0), None if w is None else w[rows]
 
 
 def _validation_data(net: Network, data: Any) -> tuple[Array, Array, Array | None]:
@@ -722,7 +850,7 @@ def _memory_needed(
     bs = m if opts.batch_size is None else min(opts.batch_size, m)
     work = 2 * bs * (3 * units + X.shape[1] + Y.shape[1] + 1)
     val = 0.0
-    if opts.validation_fraction:
+    if opts.validation_fraction and not is_file_backed(X):
         fraction = float(opts.validation_fraction)
         val = nbytes(X) + Y.nbytes + fraction * m * 2 * units * size
     return copies * net.n_params * size + work * size + val
@@ -781,7 +909,7 @@ def fit_lbfgs(
     net: Network,
     opt: LBFGS,
     state: TrainingState,
-    split: tuple[Array | None, ...],
+    split: tuple[Part, Part | None],
     metric: Metric,
     opts: FitOptions,
     callbacks: list[Callback],
@@ -794,9 +922,9 @@ def fit_lbfgs(
         from scipy.optimize import minimize
     except ImportError:  # pragma: no cover - depends on the installation
         raise ImportError("optimizer='lbfgs' needs SciPy: pip install scipy") from None
-    X, Y, w, Xv, Yv, wv = split
-    objective = _Objective(net, opt, (X, Y, w))
-    validation = None if Xv is None else Validation(Xv, Yv, wv, metric)
+    train, val = split
+    objective = _Objective(net, opt, _in_memory(train))
+    validation = None if val is None else Validation(*val, metric)
     iteration = _iteration(net, state, objective, validation, callbacks)
     start = net.params.astype(np.float64)
     options = {"maxiter": state.epochs, "maxfun": opt.max_fun, "gtol": opt.tol}
