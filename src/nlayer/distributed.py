@@ -23,6 +23,7 @@ leaving the others waiting.
 
 from __future__ import annotations
 
+import atexit
 import os
 import sys
 import threading
@@ -127,6 +128,8 @@ class TorchCommunicator(Communicator):
             raise ImportError('distributed="torch" needs PyTorch') from None
         if not dist.is_initialized():
             dist.init_process_group("gloo")
+            # ours to end: gloo's threads must stop before the interpreter does
+            atexit.register(dist.destroy_process_group)
         self.torch, self.dist = torch, dist
         self.rank, self.size = dist.get_rank(), dist.get_world_size()
         if self.size > 1:
@@ -230,14 +233,18 @@ class _ThreadCommunicator(Communicator):
         raise RuntimeError(f"rank {self.rank} of {self.size}: {message}")
 
 
+_ENGINES: dict[str, Communicator] = {}  # one per process and engine
+
+
 def get_communicator(spec: Any) -> Communicator | None:
-    """None for one process; "mpi", "torch" or a Communicator object."""
+    """None for one process; "mpi", "torch" (this process's, made once) or a
+    Communicator object."""
     if spec is None or spec is False:
         return None
-    if spec == "mpi":
-        return MPICommunicator()
-    if spec == "torch":
-        return TorchCommunicator()
+    if spec in ("mpi", "torch"):
+        if spec not in _ENGINES:
+            _ENGINES[spec] = MPICommunicator() if spec == "mpi" else TorchCommunicator()
+        return _ENGINES[spec]
     if isinstance(spec, Communicator):
         return spec
     raise ValueError(

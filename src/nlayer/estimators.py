@@ -59,6 +59,7 @@ from .backend import as_weights, n_rows
 from .callbacks import Callback, EarlyStopping
 from .checks import interval, is_number
 from .data import Preprocessing
+from .distributed import get_communicator
 from .io import save as save_model
 from .losses import LOSSES, Loss, get_loss
 from .network import Network
@@ -226,6 +227,7 @@ class _NLayerBase(BaseEstimator):
         max_fun: int = 15000,
         dropout: float | Sequence[float] | None = None,
         clip_norm: float | None = None,
+        distributed: Any = None,
     ) -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -252,6 +254,7 @@ class _NLayerBase(BaseEstimator):
         self.max_fun = max_fun
         self.dropout = dropout
         self.clip_norm = clip_norm
+        self.distributed = distributed
 
     # -- the weights, as scikit-learn shows them --------------------------------
 
@@ -428,11 +431,16 @@ class _NLayerBase(BaseEstimator):
             raise ValueError(f"{type(self).__name__}: {e}") from None
         Y, out_act, loss = self._targets(y, first, incremental, classes, sample_weight)
         sample_weight = self._weighted(y, sample_weight)
-        random_state = check_random_state(self.random_state)
+        random_state = self._random_state()
         try:
             self._network(first, X, Y, (sizes, hidden, out_act, loss), random_state)
             Y = Y.astype(X.dtype)
             if self.solver == "lbfgs":
+                if self.distributed is not None:
+                    raise ValueError(
+                        "solver='lbfgs' works on the whole training set in one "
+                        "process; use a stochastic solver with distributed"
+                    )
                 self._fit_lbfgs(X, Y, sample_weight, validation_data, callbacks)
             else:
                 self._fit_stochastic(
@@ -447,6 +455,16 @@ class _NLayerBase(BaseEstimator):
         if not np.isfinite(self.network_.params).all():
             raise ValueError(DIVERGED)
         return self
+
+    def _random_state(self) -> np.random.RandomState:
+        """``random_state`` as scikit-learn reads it; data-parallel, every
+        process draws from rank 0's seed (the same splits and weights)."""
+        random_state = check_random_state(self.random_state)
+        comm = get_communicator(self.distributed)
+        if comm is not None and self.random_state is None:
+            seed = comm.broadcast_object(int(random_state.randint(2**31 - 1)))
+            random_state = np.random.RandomState(seed)
+        return random_state
 
     def _network(
         self,
@@ -623,6 +641,7 @@ class _NLayerBase(BaseEstimator):
                 clip_norm=self.clip_norm,
                 validation_data=validation,
                 callbacks=[convergence, *callbacks],
+                distributed=get_communicator(self.distributed),
             ),
         )
         if self.early_stopping and convergence.best_params is not None:
@@ -904,6 +923,7 @@ class NLayerClassifier(ClassifierMixin, _NLayerBase):
         class_weight: Any = None,
         dropout: float | Sequence[float] | None = None,
         clip_norm: float | None = None,
+        distributed: Any = None,
     ) -> None:
         super().__init__(
             hidden_layer_sizes,
@@ -931,6 +951,7 @@ class NLayerClassifier(ClassifierMixin, _NLayerBase):
             max_fun=max_fun,
             dropout=dropout,
             clip_norm=clip_norm,
+            distributed=distributed,
         )
         self.class_weight = class_weight
 
@@ -1108,6 +1129,7 @@ class NLayerRegressor(RegressorMixin, _NLayerBase):
         standardize_target: bool | str = "auto",
         dropout: float | Sequence[float] | None = None,
         clip_norm: float | None = None,
+        distributed: Any = None,
     ) -> None:
         super().__init__(
             hidden_layer_sizes,
@@ -1135,6 +1157,7 @@ class NLayerRegressor(RegressorMixin, _NLayerBase):
             max_fun=max_fun,
             dropout=dropout,
             clip_norm=clip_norm,
+            distributed=distributed,
         )
         self.loss = loss
         self.standardize_target = standardize_target

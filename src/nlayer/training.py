@@ -477,6 +477,7 @@ class FitOptions:
             "clip_norm": self.clip_norm,
             "batch_size": self.batch_size,
             "early_stopping": self.early_stopping or None,
+            "distributed": self.distributed,
         }
         for name, value in given.items():
             if value is not None:
