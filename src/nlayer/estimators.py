@@ -30,6 +30,7 @@ every fitted attribute ends in ``_``.
 
 from __future__ import annotations
 
+import inspect
 import math
 import os
 import warnings
@@ -871,6 +872,10 @@ def _stochastic(est: _NLayerBase) -> bool:
     return True
 
 
+#: the parameters _NLayerBase takes (its subclasses pass them on)
+_BASE_PARAMS = frozenset(inspect.signature(_NLayerBase.__init__).parameters) - {"self"}
+
+
 class NLayerClassifier(ClassifierMixin, _NLayerBase):
     """A drop-in for scikit-learn's ``MLPClassifier``, with nlayer's network.
 
@@ -925,34 +930,8 @@ class NLayerClassifier(ClassifierMixin, _NLayerBase):
         clip_norm: float | None = None,
         distributed: Any = None,
     ) -> None:
-        super().__init__(
-            hidden_layer_sizes,
-            activation,
-            solver=solver,
-            alpha=alpha,
-            batch_size=batch_size,
-            learning_rate=learning_rate,
-            learning_rate_init=learning_rate_init,
-            power_t=power_t,
-            max_iter=max_iter,
-            shuffle=shuffle,
-            random_state=random_state,
-            tol=tol,
-            verbose=verbose,
-            warm_start=warm_start,
-            momentum=momentum,
-            nesterovs_momentum=nesterovs_momentum,
-            early_stopping=early_stopping,
-            validation_fraction=validation_fraction,
-            beta_1=beta_1,
-            beta_2=beta_2,
-            epsilon=epsilon,
-            n_iter_no_change=n_iter_no_change,
-            max_fun=max_fun,
-            dropout=dropout,
-            clip_norm=clip_norm,
-            distributed=distributed,
-        )
+        given = {k: v for k, v in locals().items() if k in _BASE_PARAMS}
+        super().__init__(**given)  # the signature above lists them for get_params
         self.class_weight = class_weight
 
     def _targets(
@@ -1131,34 +1110,8 @@ class NLayerRegressor(RegressorMixin, _NLayerBase):
         clip_norm: float | None = None,
         distributed: Any = None,
     ) -> None:
-        super().__init__(
-            hidden_layer_sizes,
-            activation,
-            solver=solver,
-            alpha=alpha,
-            batch_size=batch_size,
-            learning_rate=learning_rate,
-            learning_rate_init=learning_rate_init,
-            power_t=power_t,
-            max_iter=max_iter,
-            shuffle=shuffle,
-            random_state=random_state,
-            tol=tol,
-            verbose=verbose,
-            warm_start=warm_start,
-            momentum=momentum,
-            nesterovs_momentum=nesterovs_momentum,
-            early_stopping=early_stopping,
-            validation_fraction=validation_fraction,
-            beta_1=beta_1,
-            beta_2=beta_2,
-            epsilon=epsilon,
-            n_iter_no_change=n_iter_no_change,
-            max_fun=max_fun,
-            dropout=dropout,
-            clip_norm=clip_norm,
-            distributed=distributed,
-        )
+        given = {k: v for k, v in locals().items() if k in _BASE_PARAMS}
+        super().__init__(**given)  # the signature above lists them for get_params
         self.loss = loss
         self.standardize_target = standardize_target
 
