@@ -294,16 +294,20 @@ class ShardPlan:
         known = {}
         for i, piece in enumerate(p for pieces in self.pieces for p in pieces):
             known[piece] = gathered[i]
+        return self._node(known, 0, self.shards)
 
-        def node(first: int, leaves: int) -> Array:
-            if (first, leaves) in known:
-                return known[(first, leaves)].copy()
-            half = leaves // 2
-            out = node(first, half)
-            out += node(first + half, half)
-            return out
-
-        return node(0, self.shards)
+    def _node(
+        self, known: dict[tuple[int, int], Array], first: int, leaves: int
+    ) -> Array:
+        # a method, not a nested function that calls itself: such a closure is
+        # a reference cycle, and the gathered rows it holds (hundreds of MB a
+        # step for a wide network) would wait for the garbage collector
+        if (first, leaves) in known:
+            return known[(first, leaves)].copy()
+        half = leaves // 2
+        out = self._node(known, first, half)
+        out += self._node(known, first + half, half)
+        return out
 
 
 def _aligned(a: int, b: int) -> list[tuple[int, int]]:
