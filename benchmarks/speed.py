@@ -13,8 +13,21 @@ Cases (the issue that asked for them gives the reasons):
           loop start from the same weights (scikit-learn draws its own)
   wide    1024-2048-2048-10, batch 1024, float32: throughput against the GEMMs
           NumPy runs for the same matrix shapes
+  tabular the small networks of tabular work: 50 000 rows x 54 features, one
+          hidden layer of 100 ReLU units, batches of 200, Adam, 10 epochs,
+          float64; 7 classes (nlayer's and scikit-learn's classifiers, PyTorch)
+          and its regression twin; time and held-out accuracy / R²
+  lbfgs   scikit-learn's ``lbfgs`` solver and nlayer's, the same iterations
+          from the same start: time and final loss
   memory  peak resident memory while training the medium case, in a fresh process
   scaling the medium case at 15k/30k/60k samples and with 2/4/8 hidden layers
+
+The medium and wide cases also time the bare matrix products of an epoch
+("GEMMs alone"): what no implementation can go below on this BLAS. The report
+starts with the BLAS library, its kernel and threads (threadpoolctl) and the
+single-precision GEMM peak; when the environment holds OpenBLAS on an older
+kernel than it picks for this CPU (OPENBLAS_CORETYPE), the script runs itself
+again without it and says so (benchmarks/machine.py).
 """
 
 from __future__ import annotations
@@ -32,6 +45,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from machine import blas_here, gemm_peak, run_on_own_kernel
 
 import nlayer
 
@@ -368,11 +382,10 @@ def accuracy(model: Any, X: np.ndarray, y: np.ndarray) -> float:
 # -- the wide case -------------------------------------------------------------
 
 
-def wide(m: int, sizes: list[int], batch: int, repeats: int) -> dict[str, float]:
-    """nlayer's training step against the bare GEMMs of the same shapes."""
-    X, y = teacher_data(m, sizes[0], sizes[-1])
-    Y = np.eye(sizes[-1], dtype=np.float32)[y]
-    net = medium_net(sizes)
+def gemms_alone(sizes: list[int], batch: int, steps: int) -> Callable[[], float]:
+    """The matrix products of ``steps`` training steps and nothing else:
+    forward Z = HW per layer, backward dW = HᵀdZ per layer and dH = dZWᵀ for all
+    but the first, on float32 buffers of the training shapes."""
     pairs = list(zip(sizes[:-1], sizes[1:], strict=True))
     rng = np.random.default_rng(0)
     Hs = [rng.standard_normal((batch, a), dtype=np.float32) for a, _ in pairs]
@@ -381,9 +394,9 @@ def wide(m: int, sizes: list[int], batch: int, repeats: int) -> dict[str, float]
     dWs = [np.empty_like(W) for W in Ws]
     dHs = [np.empty_like(H) for H in Hs]
 
-    def gemms() -> float:
+    def run() -> float:
         t = time.perf_counter()
-        for _ in range(m // batch):
+        for _ in range(steps):
             for H, W, Z in zip(Hs, Ws, Zs, strict=True):
                 np.matmul(H, W, out=Z)
             for l in reversed(range(len(Ws))):
@@ -392,11 +405,21 @@ def wide(m: int, sizes: list[int], batch: int, repeats: int) -> dict[str, float]
                     np.matmul(Zs[l], Ws[l].T, out=dHs[l])
         return time.perf_counter() - t
 
+    return run
+
+
+def wide(m: int, sizes: list[int], batch: int, repeats: int) -> dict[str, float]:
+    """nlayer's training step against the bare GEMMs of the same shapes."""
+    X, y = teacher_data(m, sizes[0], sizes[-1])
+    Y = np.eye(sizes[-1], dtype=np.float32)[y]
+    net = medium_net(sizes)
+
     def train() -> float:
         t = time.perf_counter()
         net.fit(X, Y, epochs=1, optimizer="sgd", lr=1e-3, batch_size=batch)
         return time.perf_counter() - t
 
+    gemms = gemms_alone(sizes, batch, m // batch)
     times = median_times({"GEMMs alone": gemms, "nlayer": train}, repeats)
     flops = flops_per_epoch(sizes, m)
     return {
@@ -406,6 +429,146 @@ def wide(m: int, sizes: list[int], batch: int, repeats: int) -> dict[str, float]
         "nlayer_gflops": flops / times["nlayer"] / 1e9,
         "fraction": times["GEMMs alone"] / times["nlayer"],
     }
+
+
+# -- the tabular case ------------------------------------------------------------
+
+TABULAR = dict(m=50_000, n=54, classes=7, hidden=100, batch=200, epochs=10)
+
+
+def tabular_data(
+    m: int, n: int, classes: int, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A stand-in for a forest-cover-like table (no download): 10 standardised
+    numeric columns and 44 0/1 columns, float64; labels (``classes``) and a
+    regression target from a fixed random teacher, with noise."""
+    rng = np.random.default_rng(seed)
+    numeric = rng.standard_normal((m, 10))
+    binary = (rng.random((m, n - 10)) < 0.2).astype(np.float64)
+    X = np.hstack([numeric, binary])
+    T1 = rng.standard_normal((n, 32)) / np.sqrt(n)
+    hidden = np.tanh(X @ T1 * 2)
+    logits = hidden @ rng.standard_normal((32, classes)) * 2
+    y = np.argmax(logits + rng.gumbel(size=logits.shape) * 0.5, axis=1)
+    target = hidden @ rng.standard_normal(32) + 0.1 * rng.standard_normal(m)
+    return X, y, target
+
+
+def tabular_estimators(
+    task: str, X: np.ndarray, y: np.ndarray, result: dict[str, Any]
+) -> dict[str, Callable[[], float]]:
+    """nlayer's and scikit-learn's estimators with the same settings (every
+    other parameter at its default), each fit timed as a whole."""
+    from sklearn.neural_network import MLPClassifier, MLPRegressor
+
+    from nlayer import NLayerClassifier, NLayerRegressor
+
+    settings = dict(
+        hidden_layer_sizes=(TABULAR["hidden"],), batch_size=TABULAR["batch"],
+        max_iter=TABULAR["epochs"], solver="adam", random_state=0,
+    )  # fmt: skip
+    pairs = {
+        "nlayer": NLayerClassifier if task == "classification" else NLayerRegressor,
+        "scikit-learn": MLPClassifier if task == "classification" else MLPRegressor,
+    }
+
+    def timed(name: str, cls: type) -> Callable[[], float]:
+        def run() -> float:
+            model = cls(**settings)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # max_iter reached: by design
+                t = time.perf_counter()
+                model.fit(X, y)
+                elapsed = time.perf_counter() - t
+            result[name] = model
+            return elapsed
+
+        return run
+
+    return {name: timed(name, cls) for name, cls in pairs.items()}
+
+
+def tabular_torch(
+    task: str, X: np.ndarray, y: np.ndarray, result: dict[str, Any]
+) -> Callable[[], float]:
+    """The same network in PyTorch's own loop (float64, Adam, the same L2 as
+    scikit-learn's alpha = 1e-4 through weight_decay)."""
+    Xt = torch.from_numpy(X)
+    yt = torch.from_numpy(y if task == "classification" else y[:, None].copy())
+    n_out = TABULAR["classes"] if task == "classification" else 1
+    batch = TABULAR["batch"]
+
+    def run() -> float:
+        torch.manual_seed(0)
+        net = torch.nn.Sequential(
+            torch.nn.Linear(X.shape[1], TABULAR["hidden"]),
+            torch.nn.ReLU(),
+            torch.nn.Linear(TABULAR["hidden"], n_out),
+        ).double()
+        optim = torch.optim.Adam(net.parameters(), lr=1e-3, weight_decay=1e-4)
+        loss_fn = (
+            torch.nn.CrossEntropyLoss()
+            if task == "classification"
+            else torch.nn.MSELoss()
+        )
+        t = time.perf_counter()
+        for _ in range(TABULAR["epochs"]):
+            order = torch.randperm(len(Xt))
+            for start in range(0, len(Xt), batch):
+                idx = order[start : start + batch]
+                optim.zero_grad()
+                loss = loss_fn(net(Xt[idx]), yt[idx])
+                loss.backward()
+                optim.step()
+        elapsed = time.perf_counter() - t
+        result["PyTorch"] = net
+        return elapsed
+
+    return run
+
+
+def tabular_score(model: Any, task: str, X: np.ndarray, y: np.ndarray) -> float:
+    """Held-out accuracy (classification) or R² (regression)."""
+    if HAVE_TORCH and isinstance(model, torch.nn.Module):
+        with torch.no_grad():
+            out = model(torch.from_numpy(X)).numpy()
+        if task == "classification":
+            return float(np.mean(out.argmax(axis=1) == y))
+        return float(1 - np.sum((out[:, 0] - y) ** 2) / np.sum((y - y.mean()) ** 2))
+    return float(model.score(X, y))
+
+
+# -- L-BFGS ----------------------------------------------------------------------
+
+
+def lbfgs_runs(
+    X: np.ndarray, y: np.ndarray, iterations: int, result: dict[str, Any]
+) -> dict[str, Callable[[], float]]:
+    """scikit-learn's MLPClassifier and nlayer's with solver="lbfgs": the same
+    start (scikit-learn's initialisation from the same random state) and the
+    same SciPy optimiser, so the same iterations; each records its final loss."""
+    from sklearn.neural_network import MLPClassifier
+
+    from nlayer import NLayerClassifier
+
+    def timed(name: str, cls: type) -> Callable[[], float]:
+        def run() -> float:
+            model = cls(
+                hidden_layer_sizes=(TABULAR["hidden"],), solver="lbfgs",
+                max_iter=iterations, random_state=0, tol=0.0,
+            )  # fmt: skip
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                t = time.perf_counter()
+                model.fit(X, y)
+                elapsed = time.perf_counter() - t
+            result[name] = (model.loss_, model.n_iter_)
+            return elapsed
+
+        return run
+
+    return {"nlayer": timed("nlayer", NLayerClassifier),
+            "scikit-learn": timed("scikit-learn", MLPClassifier)}  # fmt: skip
 
 
 # -- memory --------------------------------------------------------------------
@@ -473,9 +636,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, seconds")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument(
-        "--cases", nargs="*", default=["tiny", "medium", "wide", "memory", "scaling"]
+        "--cases",
+        nargs="*",
+        default=["tiny", "tabular", "lbfgs", "medium", "wide", "memory", "scaling"],
     )
     args = parser.parse_args(argv)
+    run_on_own_kernel(os.path.abspath(__file__), sys.argv[1:] if argv is None else argv)
     smoke = args.smoke
     repeats = 1 if smoke else args.repeats
     threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 2
@@ -485,8 +651,17 @@ def main(argv: list[str] | None = None) -> None:
         f"nlayer {nlayer.__version__}, Python {platform.python_version()}, NumPy "
         f"{np.__version__}"
         + (f", PyTorch {torch.__version__}" if HAVE_TORCH else "")
-        + f"; {threads} threads; medians of {repeats} interleaved runs\n"
+        + f"; {threads} threads; medians of {repeats} interleaved runs"
     )
+    print(
+        f"BLAS: {blas_here()}; one {2048 if not smoke else 512}² GEMM: "
+        f"{gemm_peak('float32', 512 if smoke else 2048):.0f} GFLOP/s in float32, "
+        f"{gemm_peak('float64', 512 if smoke else 2048):.0f} in float64\n"
+    )
+    if "tabular" in args.cases:
+        tabular_report(smoke, repeats)
+    if "lbfgs" in args.cases:
+        lbfgs_report(smoke, repeats)
 
     if "tiny" in args.cases:
         epochs = 50 if smoke else 1000
@@ -522,6 +697,7 @@ def main(argv: list[str] | None = None) -> None:
                 runs["PyTorch"] = medium_torch(X, y, MEDIUM, opt, lr, 128, result)
             if opt == "adam":
                 runs["scikit-learn"] = medium_sklearn(X, y, MEDIUM, lr, 128, result)
+            runs["its GEMMs alone"] = gemms_alone(MEDIUM, 128, -(-m // 128))
             t = median_times(runs, repeats)
             print(
                 f"### medium, {opt}: {MEDIUM} ReLU/softmax, batch 128, {m} samples, "
@@ -596,6 +772,46 @@ def main(argv: list[str] | None = None) -> None:
             )["d"]
             rows.append(f"| {n} | {fmt_s(t1)} | | {depth} | {fmt_s(t2)} |")
         print("\n".join(rows) + "\n")
+
+
+def tabular_report(smoke: bool, repeats: int) -> None:
+    m = 5000 if smoke else TABULAR["m"]
+    X, y, target = tabular_data(m + m // 5, TABULAR["n"], TABULAR["classes"])
+    for task, labels in (("classification", y), ("regression", target)):
+        result: dict[str, Any] = {}
+        runs = tabular_estimators(task, X[:m], labels[:m], result)
+        if HAVE_TORCH:
+            runs["PyTorch"] = tabular_torch(task, X[:m], labels[:m], result)
+        t = median_times(runs, repeats)
+        score = "accuracy" if task == "classification" else "R²"
+        print(
+            f"### tabular {task}: {m} × {TABULAR['n']}, hidden "
+            f"({TABULAR['hidden']},) ReLU, batch {TABULAR['batch']}, Adam, "
+            f"{TABULAR['epochs']} epochs, float64\n"
+        )
+        print(f"| | time | nlayer ÷ it | held-out {score} |\n|---|---|---|---|")
+        for name, s in t.items():
+            held_out = tabular_score(result[name], task, X[m:], labels[m:])
+            print(f"| {name} | {fmt_s(s)} | {t['nlayer'] / s:.3f} | {held_out:.4f} |")
+        print()
+
+
+def lbfgs_report(smoke: bool, repeats: int) -> None:
+    m, iterations = (2000, 20) if smoke else (10_000, 200)
+    X, y, _ = tabular_data(m, TABULAR["n"], TABULAR["classes"])
+    result: dict[str, Any] = {}
+    t = median_times(lbfgs_runs(X, y, iterations, result), repeats)
+    print(
+        f"### L-BFGS: {m} × {TABULAR['n']}, hidden ({TABULAR['hidden']},), "
+        f"{TABULAR['classes']} classes, up to {iterations} iterations, float64\n"
+    )
+    print("| | time | nlayer ÷ it | final loss | iterations |\n|---|---|---|---|---|")
+    for name, s in t.items():
+        loss, n_iter = result[name]
+        print(
+            f"| {name} | {fmt_s(s)} | {t['nlayer'] / s:.3f} | {loss:.6f} | {n_iter} |"
+        )
+    print()
 
 
 if __name__ == "__main__":

@@ -19,6 +19,10 @@ def test_speed_script_smoke():
     )
     assert r.returncode == 0, r.stderr
     for heading in (
+        "BLAS: ",
+        "### tabular classification",
+        "### tabular regression",
+        "### L-BFGS",
         "### tiny",
         "### medium, adam",
         "### medium, sgd",
@@ -27,6 +31,20 @@ def test_speed_script_smoke():
     ):
         assert heading in r.stdout
     assert "| nlayer |" in r.stdout and "of the GEMM throughput" in r.stdout
+    assert "| its GEMMs alone |" in r.stdout
+
+
+def test_distributed_script_smoke():
+    pytest.importorskip("mpi4py")
+    r = subprocess.run(
+        [sys.executable, str(BENCH / "distributed.py"), "--smoke"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    for part in ("### medium", "### wide", "Allgatherv", "projection to a cluster"):
+        assert part in r.stdout, part
 
 
 def test_tables_script_smoke():
