@@ -54,7 +54,7 @@ LAZY = {
     "safefile": {"safetensors"},
     "tables": {"pyarrow"},
     "data": {"sklearn"},  # the built-in data sets
-    "training": {"scipy"},  # optimizer="lbfgs": SciPy's minimiser
+    "training": {"scipy", "threadpoolctl"},  # L-BFGS; one BLAS thread when small
     "distributed": {"mpi4py", "torch"},  # the communication engines
 }
 #: the outer ring: nothing in the core imports these

@@ -20,6 +20,7 @@ list.
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import os
 import warnings
@@ -550,6 +551,35 @@ def fit(
         return _train(net, state, opt, split, valid, opts, user, writer, comm)
 
 
+#: multiply-adds of a step's largest matrix product below which training runs
+#: BLAS on one thread: a second thread's start and wait cost more than it
+#: saves on products this small (the tabular case's 200 × 54 × 100, measured
+#: in benchmarks/speed.py), while the medium network's 128 × 784 × 256 gains
+SMALL_PRODUCT = 4_000_000
+
+
+def _blas_threads(net: Network, batch: int) -> contextlib.AbstractContextManager[Any]:
+    """One BLAS thread while training a network whose matrix products are all
+    small (threadpoolctl, when installed; otherwise BLAS's own choice)."""
+    sizes = net.layer_sizes
+    biggest = batch * max(a * b for a, b in zip(sizes[:-1], sizes[1:], strict=True))
+    controller = _blas_controller() if biggest < SMALL_PRODUCT else None
+    if controller is None:
+        return contextlib.nullcontext()
+    return controller.limit(limits=1, user_api="blas")
+
+
+@functools.cache
+def _blas_controller() -> Any:
+    """threadpoolctl's view of the BLAS libraries loaded (made once: a limit
+    then costs microseconds, not the half millisecond of a fresh scan)."""
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:  # pragma: no cover - depends on the installation
+        return None
+    return ThreadpoolController()
+
+
 def _prepare(
     net: Network,
     X: Any,
@@ -614,7 +644,7 @@ def _train(
         step = DistributedStep(step, ShardedGradient(comm, source, opts.shards))
     validation = None if val is None else Validation(*val, metric)
     schedule = get_schedule(opts.schedule)
-    with _failures_end_the_job(comm):
+    with _failures_end_the_job(comm), _blas_threads(net, source.batch_size):
         run(net, state, source, step, schedule, validation, callbacks)
     for callback in callbacks:
         callback.on_train_end(net, state)
