@@ -18,6 +18,7 @@ import os
 import platform
 import re
 import sys
+import tempfile
 import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -38,6 +39,7 @@ from rich.progress import (
 from rich.table import Table as RichTable
 
 from .activations import ACTIVATIONS, Activation, get_activation
+from .backend import available_memory
 from .callbacks import Callback, EarlyStopping
 from .checks import interval, is_number
 from .data import (
@@ -53,8 +55,10 @@ from .data import (
     class_codes,
     class_labels,
     column_numbers,
+    rows_by_chunk,
     split,
     target_rows,
+    write_rows,
 )
 from .distributed import Communicator, get_communicator
 from .gradcheck import gradcheck_layers
@@ -70,10 +74,15 @@ from .state import TrainingState
 from .tables import (
     CsvOptions,
     Table,
+    column_names,
     csv_text,
+    data_bytes,
+    is_dataset,
+    is_npy,
     iter_tables,
     parse_numbers,
     quoted,
+    read_column,
     read_table,
     to_arrow,
 )
@@ -319,9 +328,32 @@ def _csv_options(
     return CsvOptions(sep, encoding, decimal, tuple(na or ()))
 
 
+#: a Parquet file trains out of core when its bytes on disk exceed this share
+#: of the memory available (its table in memory is several times larger)
+OUT_OF_CORE_SHARE = 0.1
+
+
+def _out_of_core(data: Path, asked: bool) -> bool:
+    """Whether DATA is read a column, then a chunk of rows, at a time: asked,
+    a folder, a .npy file, or a Parquet file large for this machine."""
+    if asked or is_dataset(data) or is_npy(data):
+        return True
+    if str(data) == "-" or data.suffix.lower() not in (".parquet", ".pq"):
+        return False
+    available = available_memory()
+    return available is not None and data_bytes(data) > OUT_OF_CORE_SHARE * available
+
+
 def _dataset(
-    data: Path | None, dataset: str | None, target: str | None, options: CsvOptions
+    data: Path | None,
+    dataset: str | None,
+    target: str | None,
+    options: CsvOptions,
+    out_of_core: bool | None = None,
 ) -> Dataset:
+    """The data set of DATA or --dataset. ``out_of_core``: None, read DATA into
+    memory (summary, gradcheck); else whether --out-of-core was given (train),
+    DATA then read out of core when asked or when :func:`_out_of_core` says."""
     if data is not None and dataset is not None:
         raise click.UsageError("give DATA or --dataset, not both")
     if data is None and target is not None:
@@ -330,9 +362,18 @@ def _dataset(
         raise click.UsageError("DATA needs --target COLUMN, the column to predict")
     if data is None:
         return builtin_dataset(dataset or "digits")
+    name = Path(data).name.split(".")[0] if str(data) != "-" else "stdin"
+    if out_of_core is not None and _out_of_core(data, out_of_core):
+        names = column_names(data)
+        if target not in names:
+            raise DataError(
+                f"{data}: no column {target!r}; the columns are {quoted(names)}"
+            )
+        return Dataset(
+            name, read_column(data, target or ""), target or "", None, data, names
+        )
     table = read_table(data, options)
     table.column(target or "")  # raises naming the columns
-    name = Path(data).name.split(".")[0] if str(data) != "-" else "stdin"
     return Dataset(name, table, target or "")
 
 
@@ -347,6 +388,7 @@ class _Prepared:
             self.task, self.why = ds.task, f"target {ds.target!r}: {ds.task}"
         rows = target_rows(table, ds.target, self.task, a["drop_missing_target"])
         self.dropped_rows = table.n_rows - len(rows)
+        self.kept, self.path = rows, ds.path  # rows of the file; out of core
         if self.dropped_rows:
             table = table.take(rows)
         rng = np.random.default_rng(seed)
@@ -356,6 +398,8 @@ class _Prepared:
             self.strata = class_codes(col, class_labels(col), table)
         train, self.test = split(table.n_rows, a["test_split"], rng, self.strata)
         self.table, self.train_table = table, table.take(train)
+        self.train = train
+        self.scratch = Path()  # out of core: the folder of the encoded rows
         self.pre = Preprocessing.fit(
             table,
             ds.target,
@@ -367,23 +411,38 @@ class _Prepared:
             numeric=a["numeric"],
             max_categories=a["max_categories"],
             standardize=a["standardize"],
+            columns=None if ds.path is None else (ds.names, self._reader(ds.path)),
         )
         self.rng = rng
         self.train_strata = None if self.strata is None else self.strata[train]
+
+    def _reader(self, path: Path) -> Callable[[str], Table]:
+        """One column of the file at a time, only the rows with a target."""
+        if not self.dropped_rows:
+            return lambda name: read_column(path, name)
+        return lambda name: read_column(path, name).take(self.kept)
+
+    def file_rows(self, rows: np.ndarray) -> np.ndarray:
+        """The rows of the file of training-table ``rows``."""
+        return self.kept[self.train[rows]]
 
 
 def _fingerprint(path: Path | None, ds: Dataset) -> dict[str, Any]:
     """What identifies the data of a run: the file, its size and SHA-256."""
     info: dict[str, Any] = {"name": ds.name, "rows": ds.table.n_rows}
-    info["columns"] = ds.table.names
+    info["columns"] = ds.names or ds.table.names
     if path is None or str(path) == "-":
         info["source"] = "built-in" if path is None else "standard input"
         return info
     digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    info.update(source=str(path), bytes=path.stat().st_size, sha256=digest.hexdigest())
+    files = (
+        sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    )
+    for file in files:  # a folder: its files in the order of their paths
+        with open(file, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+    info.update(source=str(path), bytes=data_bytes(path), sha256=digest.hexdigest())
     return info
 
 
@@ -592,14 +651,17 @@ def cli() -> None:
     """
 
 
-def _data_options(f: Callable[..., Any], metavar: str = "[DATA]") -> Callable[..., Any]:
-    """DATA, --target or --dataset, and how to read DATA."""
+def _data_options(
+    f: Callable[..., Any], metavar: str = "[DATA]", folders: bool = False
+) -> Callable[..., Any]:
+    """DATA (a folder too, with ``folders``), --target or --dataset, and how to
+    read DATA."""
     options = [
         click.argument(
             "data",
             required=False,
             metavar=metavar,
-            type=click.Path(dir_okay=False, path_type=Path),
+            type=click.Path(dir_okay=folders, path_type=Path),
         ),
         click.option("--target", help="The column to predict (needed with DATA)."),
         click.option(
@@ -791,10 +853,18 @@ def _apply(
 
 
 @cli.command()
-@_data_options
+@lambda f: _data_options(f, folders=True)
 @_column_options
 @_network_options
 @_training_options
+@click.option(
+    "--out-of-core",
+    is_flag=True,
+    help="Read DATA a column, then a chunk of rows, at a time and train on the "
+    "encoded rows memory-mapped from a temporary folder (TMPDIR): the same model "
+    "as in memory. Automatic for a folder of Parquet files, a .npy file and a "
+    "Parquet file larger than a tenth of the memory available.",
+)
 @click.option(
     "--out",
     "out_dir",
@@ -832,7 +902,10 @@ def train(**a: Any) -> None:
     """Train a network on DATA (or a built-in data set) and save the run.
 
     DATA is a CSV file (comma, semicolon or tab separated; plain or .gz, .bz2,
-    .xz, .zip compressed), a Parquet or an Arrow/Feather file. Without DATA,
+    .xz, .zip compressed), a Parquet or an Arrow/Feather file, a folder of
+    Parquet files (one data set, its files in the order of their paths, read
+    out of core) or a .npy file of a 2-D array of numbers (read out of core;
+    its columns are named 0, 1, …: --target 7 predicts column 7). Without DATA,
     trains on scikit-learn's bundled handwritten digits. The task follows the
     target: text labels or a few distinct integers are classes, other numbers
     are regressed. Numeric columns are standardised, true/false columns read as
@@ -863,7 +936,7 @@ def train(**a: Any) -> None:
         if ctx.get_parameter_source(flag) is click.core.ParameterSource.DEFAULT:
             a[flag] = None  # not given: the preset decides
     options = _csv_options(a["sep"], a["encoding"], a["decimal"], a["na"])
-    ds = _dataset(a["data"], a["dataset"], a["target"], options)
+    ds = _dataset(a["data"], a["dataset"], a["target"], options, a["out_of_core"])
     opts = _train_settings(a, {**DEFAULTS, **PRESETS.get(ds.name, {})})
     if a["resume"] and a["checkpoint_dir"] is None:
         raise click.UsageError(
@@ -911,14 +984,20 @@ def _train_settings(a: dict[str, Any], preset: dict[str, Any]) -> dict[str, Any]
 
 
 def _build(
-    prep: _Prepared, opts: dict[str, Any], a: dict[str, Any]
+    prep: _Prepared, opts: dict[str, Any], a: dict[str, Any], parts: Any
 ) -> tuple[Network, np.ndarray, np.ndarray]:
-    """The network for the prepared data, and its X and Y (training rows)."""
+    """The network for the prepared data, and its X and Y (training rows; out
+    of core, memory-mapped in the order of ``parts``, the validation split)."""
     pre = prep.pre
     n_classes = len(pre.classes or [])
     out_act, loss_name, n_out = _output(prep.task, a["loss"], n_classes)
-    X = pre.inputs_for(prep.train_table, a["dtype"])
-    Y = pre.encode(prep.train_table, n_out).astype(a["dtype"])
+    if prep.path is None:
+        X = pre.inputs_for(prep.train_table, a["dtype"])
+        Y = pre.encode(prep.train_table, n_out).astype(a["dtype"])
+    else:  # the training rows, those of the validation split last
+        order = np.arange(len(prep.train)) if parts is None else np.concatenate(parts)
+        rows = prep.file_rows(order)
+        X, Y = write_rows(prep.path, pre, rows, n_out, a["dtype"], prep.scratch)
     hidden = opts["layers"]
     acts = [*_hidden_activations(opts["activations"], len(hidden)), out_act]
     try:
@@ -957,15 +1036,23 @@ def _sample_weights(prep: _Prepared, how: Any) -> np.ndarray | None:
     return np.array([how.get(c, 1.0) for c in classes])[codes]
 
 
+def _val_split(prep: _Prepared, opts: dict) -> tuple[np.ndarray, np.ndarray] | None:
+    """(training, validation) positions among the training rows, or None."""
+    if not opts["val_split"]:
+        return None
+    return split(len(prep.train), opts["val_split"], prep.rng, prep.train_strata)
+
+
 def _fit_options(
     prep: _Prepared,
-    X: np.ndarray,
-    Y: np.ndarray,
-    w: np.ndarray | None,
+    data: tuple[np.ndarray, np.ndarray, np.ndarray | None],
+    parts: tuple[np.ndarray, np.ndarray] | None,
     opts: dict,
     a: dict,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, dict[str, Any]]:
-    """The training rows after the validation split, and fit's options."""
+    """The training rows after the validation split ``parts``, and fit's
+    options."""
+    X, Y, w = data
     fit: dict[str, Any] = {
         k: a[k]
         for k in ("weight_decay", "momentum", "schedule", "clip_norm")
@@ -977,12 +1064,16 @@ def _fit_options(
             checkpoint_every=a["checkpoint_every"],
             resume=a["resume"],
         )
-    if opts["val_split"]:
-        train, val = split(len(X), opts["val_split"], prep.rng, prep.train_strata)
-        fit["validation_data"] = (
-            (X[val], Y[val]) if w is None else (X[val], Y[val], w[val])
-        )
-        X, Y, w = X[train], Y[train], None if w is None else w[train]
+    if parts is not None:
+        train, val = parts
+        wt, wv = (None, None) if w is None else (w[train], w[val])
+        if prep.path is None:
+            Xt, Yt, Xv, Yv = X[train], Y[train], X[val], Y[val]
+        else:  # written in this order: views of the file, no copy
+            n = len(train)
+            Xt, Yt, Xv, Yv = X[:n], Y[:n], X[n:], Y[n:]
+        fit["validation_data"] = (Xv, Yv) if wv is None else (Xv, Yv, wv)
+        X, Y, w = Xt, Yt, wt
     if opts["early_stopping"]:
         fit.update(early_stopping=True, patience=a["patience"])
     return X, Y, w, fit
@@ -1002,9 +1093,27 @@ def _units(prep: _Prepared, loss: str) -> Callable[[float], str]:
 def _train(ds: Dataset, opts: dict[str, Any], a: dict[str, Any]) -> None:
     comm = get_communicator(a["distributed"])
     prep = _Prepared(ds, a, a["seed"])
-    net, X, Y = _build(prep, opts, a)
-    w = _sample_weights(prep, a["class_weight"])
-    X, Y, w, fit_options = _fit_options(prep, X, Y, w, opts, a)
+    with tempfile.TemporaryDirectory(prefix="nlayer-") as scratch:
+        prep.scratch = Path(scratch)  # out of core: the encoded rows
+        parts = _val_split(prep, opts)
+        net, X, Y = _build(prep, opts, a, parts)
+        w = _sample_weights(prep, a["class_weight"])
+        data = _fit_options(prep, (X, Y, w), parts, opts, a)
+        _train_on(ds, prep, net, data, opts, a, comm)
+
+
+def _train_on(
+    ds: Dataset,
+    prep: _Prepared,
+    net: Network,
+    data: tuple[np.ndarray, np.ndarray, np.ndarray | None, dict[str, Any]],
+    opts: dict[str, Any],
+    a: dict[str, Any],
+    comm: Communicator | None,
+) -> None:
+    """Train the network on the prepared rows: rank 0 (or the one process)
+    reports and writes the run."""
+    X, Y, w, fit_options = data
     if comm is not None:
         fit_options["distributed"] = comm
         if comm.rank != 0:  # a worker: it trains; rank 0 reports and writes
@@ -1172,8 +1281,7 @@ def _result(
         "summary": summary,
     }
     if len(prep.test):
-        test = prep.table.take(prep.test)
-        report = _report(model, test, pre.target)
+        report = _test_report(prep, model)
         result["test"] = report
         if pre.classes is not None:
             headline = f"held-out accuracy: {report['accuracy']:.2%}"
@@ -1184,15 +1292,28 @@ def _result(
             )
         result["headline"] = headline + f" on {report['samples']} samples"
         return result
-    X = pre.transform(prep.train_table).astype(net.dtype)
-    Y = pre.encode(prep.train_table, net.layer_sizes[-1]).astype(net.dtype)
-    final = net.loss(X, Y)
+    final = _training_loss(prep, net)
     result["final_training_loss"] = final
     result["headline"] = (
         f"final training loss: {final:.4f}{units(final)} "
         "(no held-out data: --test-split 0)"
     )
     return result
+
+
+def _training_loss(prep: _Prepared, net: Network) -> float:
+    """The loss on the training rows (out of core: a chunk at a time, each
+    chunk's mean weighted by its rows)."""
+    pre, n_out = prep.pre, net.layer_sizes[-1]
+    if prep.path is None:
+        X = pre.transform(prep.train_table).astype(net.dtype)
+        return net.loss(X, pre.encode(prep.train_table, n_out).astype(net.dtype))
+    rows = prep.file_rows(np.arange(len(prep.train)))
+    total = 0.0
+    for table, _ in rows_by_chunk(prep.path, [*pre.features, pre.target], rows):
+        X = pre.inputs_for(table, net.dtype)
+        total += net.loss(X, pre.encode(table, n_out).astype(net.dtype)) * len(X)
+    return total / len(rows)
 
 
 def _stopped(
@@ -1461,11 +1582,41 @@ def _warn_unseen(unseen: dict[str, set[str]], data: Path) -> None:
 def _report(model: Model, table: Table, column: str) -> dict[str, Any]:
     pre = model.preprocessing
     assert pre is not None
+    truth, predicted = _truth_and_predictions(model, table, column)
+    if pre.classes is not None:
+        return classification_report(truth, predicted, pre.classes)
+    return regression_report(predicted, truth)
+
+
+def _truth_and_predictions(
+    model: Model, table: Table, column: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Classes (m,) and probabilities (m, k), or targets (m,) and predictions."""
+    pre = model.preprocessing
+    assert pre is not None
     if pre.classes is not None:
         truth = class_codes(table.column(column), pre.classes, table)
-        return classification_report(truth, model.predict_proba(table), pre.classes)
+        return truth, model.predict_proba(table)
     y = column_numbers(table, table.column(column), "target")
-    return regression_report(model.predict(table), y)
+    return y, model.predict(table)
+
+
+def _test_report(prep: _Prepared, model: Model) -> dict[str, Any]:
+    """The figures on the held-out rows; out of core, predicted chunk by chunk."""
+    pre = prep.pre
+    if prep.path is None:
+        return _report(model, prep.table.take(prep.test), pre.target)
+    rows = prep.kept[prep.test]
+    truth, predicted = np.empty(0), np.empty(0)
+    for table, places in rows_by_chunk(prep.path, [*pre.features, pre.target], rows):
+        t, p = _truth_and_predictions(model, table, pre.target)
+        if not len(truth):
+            truth = np.empty((len(rows), *t.shape[1:]), t.dtype)
+            predicted = np.empty((len(rows), *p.shape[1:]), p.dtype)
+        truth[places], predicted[places] = t, p
+    if pre.classes is not None:
+        return classification_report(truth, predicted, pre.classes)
+    return regression_report(predicted, truth)
 
 
 @cli.command()

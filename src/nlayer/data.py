@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import re
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -32,6 +33,7 @@ from .tables import (
     Table,
     as_table,
     column_from_values,
+    iter_tables,
     label,
     parse_numbers,
     quoted,
@@ -65,6 +67,10 @@ class Dataset:
     table: Table
     target: str
     task: str | None = None
+    #: data read out of core: the file, folder or .npy file, and its columns
+    #: (``table`` then holds only the target)
+    path: Path | None = None
+    names: list[str] = field(default_factory=list)
 
 
 # -- built-in data sets ----------------------------------------------------------
@@ -412,35 +418,82 @@ def _fill(col: Column, kind: str, values: np.ndarray | None, how: str) -> Any:
     return min(col.levels[i] for i in np.flatnonzero(counts == counts.max()))
 
 
-def _plan(
-    table: Table,
+def _forced(
+    names: Sequence[str],
+    source: str,
     target: str,
     drop: Sequence[str],
     categorical: Sequence[str],
     numeric: Sequence[str],
-    max_categories: int,
-) -> tuple[list[Encoding], list[str]]:
-    """Every feature column's encoding (identifiers left out), and notes."""
+) -> dict[str, str]:
+    """Column name -> the encoding asked for ("category", "numeric"), after
+    checking that every column named exists."""
+    known = set(names)
     for name in [target, *drop, *categorical, *numeric]:
-        table.column(name)  # raises naming the known columns
+        if name not in known:
+            raise DataError(
+                f"{source}: no column {name!r}; the columns are {quoted(list(names))}"
+            )
     both = set(categorical) & set(numeric)
     if both:
         raise DataError(
             f"{quoted(sorted(both))}: given as both categorical and numeric"
         )
-    forced = {**{c: "category" for c in categorical}, **{c: "numeric" for c in numeric}}
-    encodings, notes = [], []
-    for name, col in table.columns.items():
-        if name == target or name in drop:
-            continue
-        enc, note = plan_column(table, col, forced.get(name), max_categories)
-        notes += [note] if note else []
-        encodings += [enc] if enc is not None else []
-    if not encodings:
-        raise DataError(
-            f"{table.source}: no feature columns are left besides {target!r}"
-        )
-    return encodings, notes
+    return {**{c: "category" for c in categorical}, **{c: "numeric" for c in numeric}}
+
+
+def one_column(table: Table, name: str, rows: np.ndarray | None = None) -> Table:
+    """The table of ``table``'s column ``name`` alone (at ``rows``: None, all),
+    rows located as ``table``'s."""
+    col = table.column(name)
+    one = Table(table.source, {name: col}, table.n_rows, table.locate, table.first_row)
+    return one if rows is None else one.take(rows)
+
+
+@dataclass
+class _Learned:
+    """What one feature column gave: its encoding (None: left out), a note,
+    its missing cells (rows of the whole table) and (mean, scale) when it is
+    standardised."""
+
+    encoding: Encoding | None
+    note: str
+    table: Table
+    gaps: np.ndarray
+    scale: tuple[float, float] | None = None
+
+
+def _learn_column(
+    table: Table,
+    name: str,
+    rows: np.ndarray | None,
+    forced: str | None,
+    max_categories: int,
+    impute: str | None,
+    standardize: bool,
+) -> _Learned:
+    """One feature column's encoding, checked on every row of ``table``; its
+    statistics (categories, fill value, scale) from the training ``rows``."""
+    enc, note = plan_column(table, table.columns[name], forced, max_categories)
+    gaps = np.flatnonzero(table.columns[name].missing)
+    learned = _Learned(enc, note, table, gaps)
+    if enc is None or (len(gaps) and impute is None):
+        return learned  # left out, or an error once every column is planned
+    train = one_column(table, name, rows)
+    col = train.columns[name]
+    if enc.kind == "category":  # the categories training saw
+        enc.categories = class_labels(col) or enc.categories
+    numbers = column_numbers(train, col, "column") if enc.kind == "numeric" else None
+    if impute is not None:
+        if col.missing.all():
+            raise DataError(
+                f"{table.source}: column {name!r} has no values in the "
+                "training rows to impute from"
+            )
+        enc.fill = _fill(col, enc.kind, numbers, impute)
+    if standardize and numbers is not None:
+        learned.scale = _moments(_filled(train, col, numbers, enc), train, name)
+    return learned
 
 
 @dataclass
@@ -506,50 +559,66 @@ class Preprocessing:
         numeric: Sequence[str] = (),
         max_categories: int = MAX_CATEGORIES,
         standardize: bool = True,
+        columns: tuple[Sequence[str], Callable[[str], Table]] | None = None,
     ) -> Preprocessing:
         """Learn the preprocessing of ``table``: every column but ``target`` and
         ``drop`` is a feature. The checks and the choice of each column's
         encoding look at every row; the statistics (scales, fill values,
         categories, classes) come from the training ``rows`` only (default:
         all). ``standardize=False`` keeps numbers (features and regression
-        targets) as they are."""
+        targets) as they are.
+
+        Columns are learned one at a time: ``columns``, (the names, a function
+        giving one column's table of all of ``table``'s rows), reads data too
+        large for memory a column at a time (``table`` then needs only the
+        target); the same code, so the same preprocessing."""
         if task not in TASKS:
             raise DataError(f"task must be one of {', '.join(TASKS)}, got {task!r}")
         if impute is not None and impute not in IMPUTE:
             raise DataError(
                 f"impute must be one of {', '.join(IMPUTE)}, got {impute!r}"
             )
-        encodings, notes = _plan(
-            table, target, drop, categorical, numeric, max_categories
-        )
-        _check_missing(table, encodings, impute)
-        train = table if rows is None else table.take(rows)
-        for enc in encodings:
-            col = train.columns[enc.name]
-            if enc.kind == "category":  # the categories training saw
-                enc.categories = class_labels(col) or enc.categories
-            if impute is not None:
-                if col.missing.all():
-                    raise DataError(
-                        f"{table.source}: column {enc.name!r} has no values in the "
-                        "training rows to impute from"
-                    )
-                numbers = (
-                    column_numbers(train, col, "column")
-                    if enc.kind == "numeric"
-                    else None
-                )
-                enc.fill = _fill(col, enc.kind, numbers, impute)
+        names, read = columns or (table.names, lambda name: table)
+        forced = _forced(names, table.source, target, drop, categorical, numeric)
+        learned = [
+            _learn_column(
+                read(name),
+                name,
+                rows,
+                forced.get(name),
+                max_categories,
+                impute,
+                standardize,
+            )  # fmt: skip
+            for name in names
+            if name != target and name not in drop
+        ]
+        encodings = [c.encoding for c in learned if c.encoding is not None]
+        if not encodings:
+            raise DataError(
+                f"{table.source}: no feature columns are left besides {target!r}"
+            )
+        _check_missing([c for c in learned if c.encoding is not None], impute)
+        pre = cls._learned(learned, target, task, impute)
+        pre._fit_target(one_column(table, target, rows), standardize)
+        return pre
+
+    @classmethod
+    def _learned(
+        cls, learned: list[_Learned], target: str, task: str, impute: str | None
+    ) -> Preprocessing:
+        """The preprocessing of the learned columns (the target's still to fit)."""
+        encodings = [c.encoding for c in learned if c.encoding is not None]
         n = sum(len(e.inputs) for e in encodings)
         pre = cls(encodings, np.zeros(n), np.ones(n), task, target, impute=impute)
-        pre.notes = notes
-        if standardize:
-            X, j = pre._encode(train), 0
-            for enc in encodings:
-                if enc.kind == "numeric":
-                    pre.x_mean[j], pre.x_scale[j] = _moments(X[:, j], train, enc.name)
-                j += len(enc.inputs)
-        pre._fit_target(train, standardize)
+        pre.notes = [c.note for c in learned if c.note]
+        j = 0
+        for c in learned:
+            if c.encoding is None:
+                continue
+            if c.scale is not None:
+                pre.x_mean[j], pre.x_scale[j] = c.scale
+            j += len(c.encoding.inputs)
         return pre
 
     def _fit_target(self, train: Table, standardize: bool) -> None:
@@ -698,19 +767,22 @@ class Preprocessing:
         return np.array(self.classes)[self.probabilities(Y_hat).argmax(axis=1)]
 
 
-def _check_missing(table: Table, encodings: list[Encoding], impute: str | None) -> None:
-    if impute is not None:
+def _check_missing(learned: list[_Learned], impute: str | None) -> None:
+    """An error naming the first column with missing cells (and the others),
+    unless ``impute`` fills them."""
+    gaps = [c for c in learned if len(c.gaps)]
+    if impute is not None or not gaps:
         return
-    gaps = [(e.name, np.flatnonzero(table.columns[e.name].missing)) for e in encodings]
-    gaps = [(n, rows) for n, rows in gaps if len(rows)]
-    if gaps:
-        name, rows = gaps[0]
-        more = f"; so do {quoted([n for n, _ in gaps[1:]], 3)}" if len(gaps) > 1 else ""
-        raise DataError(
-            f"{table.source}: column {name!r} has {len(rows)} missing "
-            f"cell{'s' if len(rows) > 1 else ''} ({table.where(rows)}){more}; fill "
-            "them, or give --impute mean|median|most_frequent"
-        )
+    first, rows = gaps[0], gaps[0].gaps
+    assert first.encoding is not None
+    name = first.encoding.name
+    others = [c.encoding.name for c in gaps[1:] if c.encoding is not None]
+    more = f"; so do {quoted(others, 3)}" if others else ""
+    raise DataError(
+        f"{first.table.source}: column {name!r} has {len(rows)} missing "
+        f"cell{'s' if len(rows) > 1 else ''} ({first.table.where(rows)}){more}; "
+        "fill them, or give --impute mean|median|most_frequent"
+    )
 
 
 def _moments(values: np.ndarray, table: Table, name: str) -> tuple[float, float]:
@@ -832,3 +904,50 @@ def split(
             f"{'nothing to hold out' if len(out) == 0 else 'nothing to train on'}"
         )
     return np.setdiff1d(np.arange(n), out), out
+
+
+# -- data larger than memory -------------------------------------------------------
+
+
+def rows_by_chunk(
+    path: str | Path, columns: Sequence[str], rows: np.ndarray
+) -> Iterator[tuple[Table, np.ndarray]]:
+    """The file rows ``rows`` (m,) of a table file read in chunks: for each
+    chunk, those of its rows that are wanted (a Table of ``columns``) and their
+    places in ``rows``. The index of places is one int64 per row of the file."""
+    if not len(rows):
+        return
+    place = np.full(int(rows.max()) + 1, -1, dtype=np.int64)
+    place[rows] = np.arange(len(rows))
+    for chunk in iter_tables(path, dict.fromkeys(columns, "number")):
+        local = place[chunk.first_row : chunk.first_row + chunk.n_rows]
+        picked = np.flatnonzero(local >= 0)
+        if len(picked):
+            yield chunk.take(picked), local[picked]
+
+
+def write_rows(
+    path: str | Path,
+    pre: Preprocessing,
+    rows: np.ndarray,
+    n_outputs: int,
+    dtype: Any,
+    folder: Path,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The network's X (m, n_0) and Y (m, n_outputs) of the file rows ``rows``
+    (m,), in that order, encoded chunk by chunk into ``folder``/X.npy and
+    Y.npy and memory-mapped read only. Each row is encoded as in memory (the
+    encoding works row by row), so the arrays hold the same bits."""
+    shapes = {"X": (len(rows), len(pre.x_mean)), "Y": (len(rows), n_outputs)}
+    out = {
+        k: np.lib.format.open_memmap(folder / f"{k}.npy", "w+", dtype, shape)
+        for k, shape in shapes.items()
+    }
+    for table, places in rows_by_chunk(path, [*pre.features, pre.target], rows):
+        out["X"][places] = pre.inputs_for(table, dtype)
+        out["Y"][places] = pre.encode(table, n_outputs)
+    for array in out.values():
+        array.flush()
+    del out  # written: read back without the pages written
+    X, Y = (np.load(folder / f"{k}.npy", mmap_mode="r") for k in shapes)
+    return X, Y
