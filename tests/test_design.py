@@ -47,10 +47,12 @@ ALLOWED = {
     # the outer ring's data path: tables, then their preprocessing, then models
     "tables": set(),  # imports pyarrow, lazily, when it reads a file
     "data": {"backend", "checks", "tables"},
-    "model": {"data", "network", "tables", "workspace"},
+    "model": {"backend", "data", "network", "tables", "workspace"},
 }  # fmt: skip
 #: optional libraries a module may import inside a function, never at the top
 LAZY = {
+    # other array libraries, when their arrays appear (net.to, their inputs)
+    "backend": {"array_api_compat", "array_api_strict", "torch", "cupy"},
     "safefile": {"safetensors"},
     "tables": {"pyarrow"},
     "data": {"sklearn"},  # the built-in data sets

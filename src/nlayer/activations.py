@@ -9,6 +9,12 @@ whose Jacobian is not diagonal, overrides it.
 A custom activation is any object with ``forward(z)`` and ``derivative(z, h)``;
 :func:`check_activation` compares its derivative with finite differences of its
 forward, and the network runs that check when it is built.
+
+``forward``, ``derivative`` and ``backward`` work on the arrays of any library of
+the array API standard (NumPy, PyTorch, CuPy, array-api-strict): they compute
+in the namespace, on the device and in the dtype of their input. The in-place
+``forward_into`` and ``backward_into`` are NumPy's fast path; given other arrays
+they fall back to ``forward`` and ``backward`` and return new arrays.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .backend import Array
+from .backend import Array, xp_of
 from .checks import non_negative
 from .registry import as_object, lookup, register
 
@@ -80,8 +86,9 @@ class Activation:
 
 def _sigmoid(z: Array) -> Array:
     # exp of a non-positive number never overflows; both branches are exact forms
-    e = np.exp(-np.abs(z))
-    return np.where(z >= 0, 1 / (1 + e), e / (1 + e))
+    xp = xp_of(z)
+    e = xp.exp(-xp.abs(z))
+    return xp.where(z >= 0, 1 / (1 + e), e / (1 + e))
 
 
 @dataclass(frozen=True, repr=False)
@@ -98,6 +105,8 @@ class Sigmoid(Activation):
         return h * (1 - h)
 
     def backward_into(self, dH: Array, Z: Array, H: Array) -> Array:
+        if not (isinstance(dH, np.ndarray) and isinstance(H, np.ndarray)):
+            return self.backward(dH, Z, H)
         dH *= H * (1 - H)
         return dH
 
@@ -109,16 +118,21 @@ class Tanh(Activation):
     name: ClassVar[str] = "tanh"
 
     def forward(self, z: Array) -> Array:
-        return np.tanh(z)
+        xp = xp_of(z)
+        return xp.tanh(z)
 
     def derivative(self, z: Array, h: Array | None = None) -> Array:
-        h = np.tanh(z) if h is None else h
+        h = xp_of(z).tanh(z) if h is None else h
         return 1 - h**2
 
     def forward_into(self, z: Array, out: Array) -> Array:
+        if not (isinstance(z, np.ndarray) and isinstance(out, np.ndarray)):
+            return self.forward(z)
         return np.tanh(z, out=out)
 
     def backward_into(self, dH: Array, Z: Array, H: Array) -> Array:
+        if not (isinstance(dH, np.ndarray) and isinstance(H, np.ndarray)):
+            return self.backward(dH, Z, H)
         dH *= 1 - H * H
         return dH
 
@@ -131,15 +145,21 @@ class ReLU(Activation):
     init: ClassVar[str] = "he_normal"
 
     def forward(self, z: Array) -> Array:
-        return np.maximum(z, 0)
+        xp = xp_of(z)
+        return xp.maximum(z, 0)
 
     def derivative(self, z: Array, h: Array | None = None) -> Array:
-        return (z > 0).astype(z.dtype, copy=False)
+        xp = xp_of(z)
+        return xp.asarray(z > 0, dtype=z.dtype)  # 1.0 and 0.0 exactly
 
     def forward_into(self, z: Array, out: Array) -> Array:
+        if not (isinstance(z, np.ndarray) and isinstance(out, np.ndarray)):
+            return self.forward(z)
         return np.maximum(z, 0, out=out)
 
     def backward_into(self, dH: Array, Z: Array, H: Array) -> Array:
+        if not (isinstance(dH, np.ndarray) and isinstance(Z, np.ndarray)):
+            return self.backward(dH, Z, H)
         dH *= Z > 0  # multiplying by the mask: no float copy of σ′ is made
         return dH
 
@@ -160,16 +180,23 @@ class LeakyReLU(Activation):
         _check_alpha(self, self.alpha, positive=False)
 
     def forward(self, z: Array) -> Array:
-        return np.where(z > 0, z, self.alpha * z)
+        xp = xp_of(z)
+        return xp.where(z > 0, z, self.alpha * z)
 
     def derivative(self, z: Array, h: Array | None = None) -> Array:
-        return np.where(z > 0, 1, self.alpha).astype(z.dtype, copy=False)
+        # 1 and α rounded to z's dtype, as NumPy's where(z > 0, 1, α).astype(dtype)
+        xp = xp_of(z)
+        return xp.where(z > 0, xp.ones_like(z), self.alpha)
 
     def forward_into(self, z: Array, out: Array) -> Array:
+        if not (isinstance(z, np.ndarray) and isinstance(out, np.ndarray)):
+            return self.forward(z)
         np.copyto(out, z)
         return np.multiply(z, self.alpha, out=out, where=z <= 0)
 
     def backward_into(self, dH: Array, Z: Array, H: Array) -> Array:
+        if not (isinstance(dH, np.ndarray) and isinstance(Z, np.ndarray)):
+            return self.backward(dH, Z, H)
         return np.multiply(dH, self.alpha, out=dH, where=Z <= 0)
 
 
@@ -186,11 +213,13 @@ class ELU(Activation):
 
     def forward(self, z: Array) -> Array:
         # expm1 of min(z, 0): exact near 0 and never overflows for large z
-        return np.where(z > 0, z, self.alpha * np.expm1(np.minimum(z, 0)))
+        xp = xp_of(z)
+        return xp.where(z > 0, z, self.alpha * xp.expm1(xp.minimum(z, 0)))
 
     def derivative(self, z: Array, h: Array | None = None) -> Array:
+        xp = xp_of(z)
         h = self.forward(z) if h is None else h
-        return np.where(z > 0, 1, h + self.alpha).astype(z.dtype, copy=False)
+        return xp.asarray(xp.where(z > 0, 1.0, h + self.alpha), dtype=z.dtype)
 
 
 @dataclass(frozen=True, repr=False)
@@ -203,7 +232,8 @@ class Linear(Activation):
         return z
 
     def derivative(self, z: Array, h: Array | None = None) -> Array:
-        return np.ones_like(z)
+        xp = xp_of(z)
+        return xp.ones_like(z)
 
     def backward(self, dH: Array, Z: Array, H: Array) -> Array:
         return dH  # dH ⊙ 1: skip multiplying by a matrix of ones
@@ -225,10 +255,13 @@ class Softmax(Activation):
     elementwise: ClassVar[bool] = False
 
     def forward(self, z: Array) -> Array:
-        e = np.exp(z - z.max(axis=-1, keepdims=True))  # shift: no overflow
-        return e / e.sum(axis=-1, keepdims=True)
+        xp = xp_of(z)
+        e = xp.exp(z - xp.max(z, axis=-1, keepdims=True))  # shift: no overflow
+        return e / xp.sum(e, axis=-1, keepdims=True)
 
     def forward_into(self, z: Array, out: Array) -> Array:
+        if not (isinstance(z, np.ndarray) and isinstance(out, np.ndarray)):
+            return self.forward(z)
         np.subtract(z, z.max(axis=-1, keepdims=True), out=out)
         np.exp(out, out=out)
         out /= out.sum(axis=-1, keepdims=True)
@@ -241,7 +274,8 @@ class Softmax(Activation):
         )
 
     def backward(self, dH: Array, Z: Array, H: Array) -> Array:
-        return H * (dH - (dH * H).sum(axis=-1, keepdims=True))
+        xp = xp_of(dH, H)
+        return H * (dH - xp.sum(dH * H, axis=-1, keepdims=True))
 
 
 _GELU_C = float(np.sqrt(2.0 / np.pi))
@@ -256,10 +290,12 @@ class GELU(Activation):
     init: ClassVar[str] = "he_normal"
 
     def forward(self, z: Array) -> Array:
-        return 0.5 * z * (1 + np.tanh(_GELU_C * (z + 0.044715 * z**3)))
+        xp = xp_of(z)
+        return 0.5 * z * (1 + xp.tanh(_GELU_C * (z + 0.044715 * z**3)))
 
     def derivative(self, z: Array, h: Array | None = None) -> Array:
-        t = np.tanh(_GELU_C * (z + 0.044715 * z**3))
+        xp = xp_of(z)
+        t = xp.tanh(_GELU_C * (z + 0.044715 * z**3))
         return 0.5 * (1 + t) + 0.5 * z * (1 - t**2) * _GELU_C * (1 + 0.134145 * z**2)
 
 
@@ -287,7 +323,8 @@ class Softplus(Activation):
 
     def forward(self, z: Array) -> Array:
         # log(1 + e^z) = max(z, 0) + log1p(e^(−|z|)): no overflow for large |z|
-        return np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z)))
+        xp = xp_of(z)
+        return xp.maximum(z, 0) + xp.log1p(xp.exp(-xp.abs(z)))
 
     def derivative(self, z: Array, h: Array | None = None) -> Array:
         return _sigmoid(z)
@@ -300,12 +337,15 @@ class Exp(Activation):
     name: ClassVar[str] = "exp"
 
     def forward(self, z: Array) -> Array:
-        return np.exp(z)
+        xp = xp_of(z)
+        return xp.exp(z)
 
     def derivative(self, z: Array, h: Array | None = None) -> Array:
-        return np.exp(z) if h is None else h
+        return xp_of(z).exp(z) if h is None else h
 
     def forward_into(self, z: Array, out: Array) -> Array:
+        if not (isinstance(z, np.ndarray) and isinstance(out, np.ndarray)):
+            return self.forward(z)
         return np.exp(z, out=out)
 
 

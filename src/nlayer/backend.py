@@ -1,14 +1,16 @@
 """Where the core's arrays come from, and the checks on arrays that enter it.
 
-NumPy is the only backend so far. The core creates its arrays through the module
-that :func:`namespace` returns, so a GPU array library with NumPy's interface
-(CuPy) can be added here later without touching the maths.
+NumPy is the default backend and keeps its fast path: buffers reused through
+``out=`` and in-place updates. Any other array library of the array API
+standard (PyTorch, CuPy, array-api-strict) is reached through
+``array_api_compat``, imported only when such arrays appear: :func:`namespace`
+gives the module that owns some arrays, :func:`to_numpy` brings them to the
+host, :func:`get_namespace` names a backend.
 """
 
 from __future__ import annotations
 
 import mmap
-from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -20,9 +22,122 @@ FLOAT_DTYPES = ("float32", "float64")
 Array = Any
 
 
-def namespace(*arrays: Any) -> ModuleType:
-    """The array module that owns ``arrays``: NumPy, the only backend so far."""
+#: the backends by name: "numpy", and array-API libraries through array_api_compat
+BACKENDS = ("numpy", "torch", "cupy", "array_api_strict")
+
+
+def namespace(*arrays: Any) -> Any:
+    """The array module that owns ``arrays``: NumPy itself for NumPy arrays, for
+    what NumPy reads (lists, numbers, DataFrames, sparse matrices) and for none,
+    else the array API namespace of the library that made them."""
+    if all(isinstance(a, np.ndarray) or library_of(a) == "numpy" for a in arrays):
+        return np
+    try:
+        import array_api_compat
+    except ImportError:  # pragma: no cover - depends on the installation
+        raise ImportError(
+            "arrays from another library need array_api_compat: "
+            "pip install array-api-compat"
+        ) from None
+    return array_api_compat.array_namespace(*arrays)
+
+
+#: what NumPy computes on although it is no array of a library: its scalars,
+#: Python numbers and lists
+_HOST = (np.generic, int, float, list, tuple)
+
+
+def xp_of(*arrays: Any) -> Any:
+    """The namespace the maths on ``arrays`` computes in: NumPy when every
+    argument is a NumPy array (the common case, decided with one type check
+    each), else :func:`namespace` of the arguments that are arrays: NumPy
+    scalars, Python numbers and lists go with any library."""
+    for a in arrays:
+        if type(a) is not np.ndarray and not isinstance(a, (np.ndarray, *_HOST)):
+            return namespace(*(b for b in arrays if not isinstance(b, _HOST)))
     return np
+
+
+def all_numpy(*arrays: Any) -> bool:
+    """Whether all ``arrays`` are NumPy arrays: the in-place fast path applies."""
+    return all(isinstance(a, np.ndarray) for a in arrays)
+
+
+def is_numpy(xp: Any) -> bool:
+    """Whether ``xp`` is NumPy (its fast path: ``out=`` and in-place ufuncs)."""
+    return xp is np
+
+
+def get_namespace(name: str) -> Any:
+    """The array namespace of a backend named in :data:`BACKENDS`."""
+    if name == "numpy":
+        return np
+    if name not in BACKENDS:
+        raise ValueError(f"unknown backend {name!r}; known: {', '.join(BACKENDS)}")
+    try:
+        if name == "array_api_strict":
+            import array_api_strict
+
+            return array_api_strict
+        import importlib
+
+        importlib.import_module(name)  # the library itself, with its message
+        import array_api_compat
+
+        return array_api_compat.array_namespace(_empty(name))
+    except ImportError as e:
+        package = {"cupy": "cupy-cuda12x", "array_api_strict": "array-api-strict"}
+        raise ImportError(
+            f"backend {name!r} is not installed ({e}); pip install "
+            f"{'array-api-compat ' if 'array_api_compat' in str(e) else ''}"
+            f"{package.get(name, name)}"
+        ) from None
+
+
+def check_device(name: str, device: Any) -> None:
+    """A ValueError in one line when ``device`` names a GPU that backend
+    ``name`` cannot reach here (PyTorch built without CUDA, or no GPU)."""
+    if name == "torch" and str(device).startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ValueError(
+                f"torch cannot compute on {str(device)!r}: no CUDA GPU is available "
+                "to PyTorch here (torch.cuda.is_available() is False)"
+            )
+
+
+def _empty(name: str) -> Any:
+    if name == "torch":
+        import torch
+
+        return torch.empty(0)
+    import cupy
+
+    return cupy.empty(0)
+
+
+def device_of(A: Any) -> Any:
+    """The device ``A`` lives on ("cpu" for NumPy arrays)."""
+    if isinstance(A, np.ndarray):
+        return "cpu"
+    import array_api_compat
+
+    return array_api_compat.device(A)
+
+
+def to_numpy(A: Any) -> np.ndarray:
+    """``A`` as a NumPy array on the host (a copy off a GPU; NumPy as it is)."""
+    if isinstance(A, np.ndarray):
+        return A
+    module = type(A).__module__.split(".")[0]
+    if module == "torch":
+        return A.detach().cpu().numpy()
+    if module == "cupy":
+        return A.get()
+    if hasattr(A, "__dlpack__"):
+        return np.from_dlpack(A)  # array-api-strict and others on the CPU
+    return np.asarray(A)  # lists and the like
 
 
 def as_dtype(dtype: Any) -> np.dtype:
@@ -80,11 +195,36 @@ def is_file_backed(A: Any) -> bool:
 
 
 def take_rows(A: Any, rows: Any, out: Any = None) -> Any:
-    """The rows ``rows`` of A: into ``out`` for a dense array (no new array),
-    as a new CSR matrix for a sparse one."""
+    """The rows ``rows`` (positions on the host) of A: into ``out`` for a NumPy
+    array (no new array), as a new CSR matrix for a sparse one, as a new array
+    of its library on its device otherwise."""
     if is_sparse(A):
         return A[rows]
-    return A.take(rows, axis=0, out=out)
+    if isinstance(A, np.ndarray):
+        return A.take(rows, axis=0, out=out)
+    if isinstance(rows, slice):
+        return A[rows]
+    xp = namespace(A)
+    return xp.take(A, xp.asarray(np.asarray(rows), device=device_of(A)), axis=0)
+
+
+def copy_of(A: Any) -> Any:
+    """A copy of ``A`` in its own library and device."""
+    if isinstance(A, np.ndarray):
+        return A.copy()
+    return namespace(A).asarray(A, copy=True)
+
+
+def total(A: Any) -> float:
+    """Σ A as a Python float (the sum of sample weights)."""
+    if isinstance(A, np.ndarray):
+        return float(A.sum())
+    return float(namespace(A).sum(A))
+
+
+def all_finite(A: Any) -> bool:
+    """Whether every entry of ``A`` is finite."""
+    return bool(namespace(A).all(namespace(A).isfinite(A)))
 
 
 def nbytes(A: Any) -> int:
@@ -180,6 +320,95 @@ def _check_finite(A: Any, name: str) -> None:
                 f"{name} contains {what} (first at row {start + row}, column {col}); "
                 "remove or impute non-finite values before training"
             )
+
+
+# NumPy writes into ``out`` with its ufuncs; the array API has no ``out=``:
+# these three write the result into ``out``'s memory on either.
+
+
+def multiply_into(a: Any, b: Any, out: Any) -> Any:
+    """out ← a·b (element-wise)."""
+    if isinstance(out, np.ndarray):
+        return np.multiply(a, b, out=out)
+    out[...] = a * b
+    return out
+
+
+def divide_into(a: Any, b: Any, out: Any) -> Any:
+    """out ← a / b (element-wise)."""
+    if isinstance(out, np.ndarray):
+        return np.divide(a, b, out=out)
+    out[...] = a / b
+    return out
+
+
+def sqrt_into(a: Any, out: Any) -> Any:
+    """out ← √a (element-wise)."""
+    if isinstance(out, np.ndarray):
+        return np.sqrt(a, out=out)
+    out[...] = namespace(a).sqrt(a)
+    return out
+
+
+def library_of(A: Any) -> str:
+    """The backend an input belongs to: "numpy" for NumPy arrays and for what
+    NumPy reads (lists, DataFrames, sparse matrices), else the array library's
+    name ("torch", "cupy", "array_api_strict")."""
+    if isinstance(A, np.ndarray):
+        return "numpy"
+    module = type(A).__module__.split(".")[0]
+    return module if module in BACKENDS else "numpy"
+
+
+def same_place(A: Any, name: str, backend: str, device: Any) -> None:
+    """A ValueError naming both places when ``A`` lives elsewhere than a
+    network's parameters: nlayer never copies across libraries or devices
+    silently."""
+    lib = library_of(A)
+    where = device_of(A) if lib != "numpy" else "cpu"
+    if lib != backend or (lib != "numpy" and where != device):
+        raise ValueError(
+            f"{name} is a {lib} array on {where}, but the network's parameters "
+            f"are {backend} arrays on {device}: move one of them (net.to("
+            f"{lib!r}, device=...) or {name} to {backend} on {device})"
+        )
+
+
+def as_matrix_xp(A: Any, name: str, dtype: np.dtype) -> Any:
+    """``A`` (an array of another library) as a finite 2-D array of ``dtype``,
+    checked as :func:`as_matrix` checks NumPy arrays."""
+    xp = namespace(A)
+    if A.ndim != 2:
+        raise ValueError(
+            f"{name} must be a 2-D array (samples, columns), got a {A.ndim}-D "
+            f"array of shape {tuple(A.shape)}"
+        )
+    want = getattr(xp, dtype.name)
+    if A.dtype != want:
+        if xp.isdtype(A.dtype, "real floating"):
+            raise ValueError(
+                f"{name} is {A.dtype} but the network computes in {dtype}; convert "
+                f"it, or build the network with the other dtype"
+            )
+        A = xp.astype(A, want)
+    if not bool(xp.all(xp.isfinite(A))):
+        _check_finite(to_numpy(A), name)
+    return A
+
+
+def as_weights_xp(sample_weight: Any, m: int, dtype: np.dtype) -> Any:
+    """Sample weights of another library, checked as :func:`as_weights`."""
+    if sample_weight is None:
+        return None
+    xp = namespace(sample_weight)
+    w = xp.astype(sample_weight, getattr(xp, dtype.name))
+    if tuple(w.shape) != (m,):
+        raise ValueError(
+            f"sample_weight must be {m} numbers, one per sample; got shape "
+            f"{tuple(w.shape)}"
+        )
+    as_weights(to_numpy(w), m, dtype)  # the same refusals, read on the host
+    return w
 
 
 def as_weights(sample_weight: Any, m: int, dtype: np.dtype) -> Any:

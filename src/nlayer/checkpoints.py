@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .backend import Array
+from .backend import Array, to_numpy
 from .checks import is_number
 from .history import History
 from .optimizers import OPTIMIZERS, Optimizer
@@ -76,8 +76,8 @@ def fingerprint(X: Array, Y: Array, w: Array | None, options: dict) -> dict:
     def of(A: Array | None) -> list | None:
         if A is None:
             return None
-        data: Any = np.ascontiguousarray(A)  # read through the buffer: no copy
-        return [list(A.shape), A.dtype.name, zlib.crc32(data)]
+        data: Any = np.ascontiguousarray(to_numpy(A))  # NumPy's: read in place
+        return [list(data.shape), data.dtype.name, zlib.crc32(data)]
 
     return {"X": of(X), "Y": of(Y), "sample_weight": of(w), **options}
 
@@ -101,10 +101,11 @@ def save_checkpoint(
     """Write the checkpoint after ``state.epoch`` completed epochs (atomically),
     then delete all but the newest :data:`KEEP`. ``data``: the fingerprint."""
     monitor = state.monitor
-    tensors = {"params": net.params}
-    tensors.update({f"optimizer.{k}": v for k, v in opt.state.items()})
+    # on the host, whatever device trained: a checkpoint resumes anywhere
+    tensors = {"params": to_numpy(net.params)}
+    tensors.update({f"optimizer.{k}": to_numpy(v) for k, v in opt.state.items()})
     if monitor.best_params is not None:
-        tensors["best_params"] = monitor.best_params
+        tensors["best_params"] = to_numpy(monitor.best_params)
     description = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,

@@ -891,6 +891,17 @@ def _apply(
     "(run with the same data and options).",
 )
 @click.option(
+    "--backend",
+    type=click.Choice(["numpy", "torch", "cupy"]),
+    default="numpy",
+    show_default=True,
+    help="The array library that trains (torch and cupy: on a GPU with --device).",
+)
+@click.option(
+    "--device",
+    help="Where --backend computes, e.g. cuda or cuda:1 (torch), cuda (cupy).",
+)
+@click.option(
     "--distributed",
     type=click.Choice(["mpi", "torch"]),
     help="Data-parallel training on the processes of an MPI job "
@@ -1097,6 +1108,7 @@ def _train(ds: Dataset, opts: dict[str, Any], a: dict[str, Any]) -> None:
         prep.scratch = Path(scratch)  # out of core: the encoded rows
         parts = _val_split(prep, opts)
         net, X, Y = _build(prep, opts, a, parts)
+        _place(net, a["backend"], a["device"])
         w = _sample_weights(prep, a["class_weight"])
         data = _fit_options(prep, (X, Y, w), parts, opts, a)
         _train_on(ds, prep, net, data, opts, a, comm)
@@ -1141,6 +1153,22 @@ def _train_on(
         }
         _write_json(out_dir / "run.json", record)
         _run(prep, net, (X, Y, w), fit_options, opts, a, record, out_dir)
+
+
+def _place(net: Network, backend: str, device: str | None) -> None:
+    """The network on --backend and --device (NumPy on the host: as it is)."""
+    if backend != "numpy" or device:
+        try:
+            net.to(backend, _device(backend, device))
+        except (ImportError, ValueError) as e:  # no such library or device here
+            raise click.ClickException(str(e)) from None
+
+
+def _device(backend: str, device: str | None) -> str | None:
+    """--device as the backend names it (CuPy: the GPU's number)."""
+    if backend == "cupy" and device is not None:
+        return None if device in ("cuda", "gpu") else device.rsplit(":", 1)[-1]
+    return device
 
 
 def _describe_processes(comm: Communicator, quiet: bool) -> None:
@@ -1197,20 +1225,25 @@ def _run(
             text += f"  val_{metric} {logs[f'val_{metric}']:.4g}"
         return text
 
+    if fit_options.get("validation_data") is not None:  # where the network is
+        fit_options = dict(fit_options)
+        fit_options["validation_data"] = tuple(
+            net.on_device(A) for A in fit_options["validation_data"]
+        )
     progress = _Progress(opts["epochs"], len(X), out.is_terminal, quiet, describe)
     keep = _KeepBest(out_dir / "model.safetensors", pre, quiet)
     started = time.perf_counter()
     try:
         with progress:
             history = net.fit(
-                X,
-                Y,
+                net.on_device(X),  # the table's arrays, where the network is
+                net.on_device(Y),
                 epochs=opts["epochs"],
                 optimizer=opts["optimizer"],
                 lr=opts["lr"],
                 batch_size=opts["batch_size"],
                 metric=metric,
-                sample_weight=w,
+                sample_weight=None if w is None else net.on_device(w),
                 callbacks=[keep, progress],  # saved, then reported
                 **fit_options,
             )

@@ -56,7 +56,7 @@ from sklearn.utils.multiclass import (
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from .activations import ACTIVATIONS
-from .backend import as_weights, n_rows
+from .backend import as_weights, device_of, get_namespace, library_of, n_rows, to_numpy
 from .callbacks import Callback, EarlyStopping
 from .checks import interval, is_number
 from .data import Preprocessing
@@ -193,6 +193,17 @@ class _Convergence(Callback):
             print(f"{message} Stopping.")
         self.converged = True
         return False
+
+
+def _device_place(X: Any) -> tuple[str, Any] | None:
+    """(backend, device) of an array of another library when scikit-learn's
+    ``array_api_dispatch`` is on: the estimator then trains there."""
+    from sklearn import get_config
+
+    if not get_config().get("array_api_dispatch", False):
+        return None
+    backend = library_of(X)
+    return None if backend == "numpy" else (backend, device_of(X))
 
 
 class _NLayerBase(BaseEstimator):
@@ -416,6 +427,11 @@ class _NLayerBase(BaseEstimator):
     ) -> Any:
         sizes, hidden = self._check_params()
         first = not hasattr(self, "coefs_") or not (self.warm_start or incremental)
+        place = _device_place(X)  # torch or CuPy inputs under array_api_dispatch
+        if place is not None:  # checked and encoded on the host, trained there
+            X, y, sample_weight = (
+                None if A is None else to_numpy(A) for A in (X, y, sample_weight)
+            )
         X, y = validate_data(
             self,
             X,
@@ -435,6 +451,8 @@ class _NLayerBase(BaseEstimator):
         random_state = self._random_state()
         try:
             self._network(first, X, Y, (sizes, hidden, out_act, loss), random_state)
+            if place is not None:
+                self.network_.to(*place)  # coefs_ and intercepts_ live there too
             Y = Y.astype(X.dtype)
             if self.solver == "lbfgs":
                 if self.distributed is not None:
@@ -710,6 +728,16 @@ class _NLayerBase(BaseEstimator):
         options: dict[str, Any],
     ) -> None:
         """nlayer's fit, with scikit-learn's answers to divergence and Ctrl-C."""
+        net = self.network_
+        if net.backend != "numpy":  # the host's arrays, moved where the network is
+            X, Y = net.on_device(X), net.on_device(Y)
+            sample_weight = (
+                None if sample_weight is None else net.on_device(sample_weight)
+            )
+            if options.get("validation_data") is not None:
+                options["validation_data"] = tuple(
+                    net.on_device(A) for A in options["validation_data"]
+                )
         try:
             self.history_ = fit(
                 self.network_,
@@ -814,15 +842,28 @@ class _NLayerBase(BaseEstimator):
         return self.__dict__["_optimizer_"]
 
     def _forward(self, X: Any) -> np.ndarray:
+        """The network's outputs (n_samples, n_outputs) on the host."""
         check_is_fitted(self, "network_")
+        net = self.network_
         X = validate_data(
             self,
-            X,
+            to_numpy(X) if _device_place(X) else X,
             reset=False,
             accept_sparse=["csr", "csc"],
-            dtype=self.network_.dtype,
+            dtype=net.dtype,
         )
-        return self.network_.forward(X)
+        if net.backend == "numpy":
+            return net.forward(X)
+        return to_numpy(net.forward(net.on_device(X)))
+
+    def _like(self, result: np.ndarray, X: Any) -> Any:
+        """A result for input X: on X's library and device when it came from
+        one (array_api_dispatch), numbers only; NumPy otherwise."""
+        place = _device_place(X)
+        if place is None or result.dtype.kind not in "biuf":
+            return result
+        xp = get_namespace(place[0])
+        return xp.asarray(result, device=place[1])
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the fitted network to a safe model file (``nlayer.load`` and
@@ -1026,23 +1067,23 @@ class NLayerClassifier(ClassifierMixin, _NLayerBase):
         order (per-label probabilities for a multi-label target)."""
         P = self._forward(X)
         if self._label_binarizer.y_type_ == "binary":
-            return np.hstack([1 - P, P])
-        return P.copy()
+            return self._like(np.hstack([1 - P, P]), X)
+        return self._like(P.copy(), X)
 
     def predict_log_proba(self, X: Any) -> np.ndarray:
         """log(predict_proba(X)), as MLPClassifier computes it."""
-        P = self.predict_proba(X)
-        return np.log(P, out=P)
+        P = to_numpy(self.predict_proba(X))
+        return self._like(np.log(P), X)
 
     def predict(self, X: Any) -> np.ndarray:
         """Predicted classes (n_samples,), or a label indicator matrix."""
         P = self._forward(X)
         kind = self._label_binarizer.y_type_
         if kind == "multilabel-indicator":
-            return (P > 0.5).astype(int)
+            return self._like((P > 0.5).astype(int), X)
         if kind == "binary":
-            return self.classes_[(P[:, 0] > 0.5).astype(int)]
-        return self.classes_[P.argmax(axis=1)]
+            return self._like(self.classes_[(P[:, 0] > 0.5).astype(int)], X)
+        return self._like(self.classes_[P.argmax(axis=1)], X)
 
     def _preprocessing(self, names: list[str]) -> Preprocessing:
         if self._label_binarizer.y_type_ == "multilabel-indicator":
@@ -1202,7 +1243,7 @@ class NLayerRegressor(RegressorMixin, _NLayerBase):
                 f"{len(bad)} sample(s) (first: row {bad[0]}); their features are "
                 "far outside the range the network was trained on"
             )
-        return Y[:, 0] if self._y_1d else Y
+        return self._like(Y[:, 0] if self._y_1d else Y, X)
 
     def _preprocessing(self, names: list[str]) -> Preprocessing:
         n = len(names)

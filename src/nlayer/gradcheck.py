@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from .backend import to_numpy
 from .network import Network
 
 
@@ -89,9 +90,10 @@ def gradcheck_layers(
     ``masks``: dropout masks (:meth:`~nlayer.Network.dropout_masks`), held
     fixed, so that a network with dropout is checked too.
     """
-    net64 = net.copy(dtype="float64")
-    X = np.asarray(X)
-    Y = np.asarray(Y)
+    # in float64 on the host, whatever the network computes on
+    net64 = net.copy(dtype="float64").to("numpy")
+    X = np.asarray(to_numpy(X))
+    Y = np.asarray(to_numpy(Y))
     if X.dtype.kind == "f":
         X = X.astype(np.float64)
     if Y.dtype.kind == "f":

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from .activations import ACTIVATIONS, Activation, get_activation
+from .backend import to_numpy
 from .checks import is_number
 from .data import ENCODINGS, IMPUTE, TASKS, Encoding, Preprocessing
 from .losses import LOSSES, Loss, get_loss
@@ -130,8 +131,8 @@ def model_tensors(
 ) -> dict[str, np.ndarray]:
     tensors: dict[str, np.ndarray] = {}
     for l in range(net.n_layers):
-        tensors[f"W{l + 1}"] = net.weights[l]
-        tensors[f"b{l + 1}"] = net.biases[l]
+        tensors[f"W{l + 1}"] = to_numpy(net.weights[l])  # a file is the host's
+        tensors[f"b{l + 1}"] = to_numpy(net.biases[l])
     if preprocessing is not None:
         tensors["x_mean"] = np.asarray(preprocessing.x_mean, np.float64)
         tensors["x_scale"] = np.asarray(preprocessing.x_scale, np.float64)
@@ -347,8 +348,11 @@ def _model_tensors_expected(d: dict) -> dict[str, tuple[str, tuple[int, ...]]]:
     return wanted
 
 
-def load(path: str | os.PathLike[str]) -> Model:
-    """The model saved in ``path``: ``.predict(table)``, ``.network``, …
+def load(
+    path: str | os.PathLike[str], backend: str = "numpy", device: Any = None
+) -> Model:
+    """The model saved in ``path``: ``.predict(table)``, ``.network``, …; its
+    network on ``backend`` and ``device`` (see :meth:`~nlayer.Network.to`).
 
     Raises :class:`ModelFileError` for a file that is not a sound nlayer model.
     """
@@ -373,6 +377,8 @@ def load(path: str | os.PathLike[str]) -> Model:
     for l in range(net.n_layers):
         net.weights[l] = tensors[f"W{l + 1}"]
         net.biases[l] = tensors[f"b{l + 1}"]
+    if backend != "numpy" or device is not None:
+        net.to(backend, device)
     p = d["preprocessing"]
     if p is None:
         return Model(net)

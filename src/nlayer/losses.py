@@ -16,6 +16,12 @@ Cross-entropy with a softmax output and binary cross-entropy with a sigmoid
 output are *fused*: the network skips σ′ and takes the output delta
 dZ = Ŷ − Y directly (``fused_delta``), and computes the loss from the logits Z so that
 it stays finite when a probability rounds to 0 (``value_from_logits``).
+
+The losses compute on the arrays of any library of the array API standard
+(NumPy, PyTorch, CuPy, array-api-strict): in the namespace, on the device and in
+the dtype of Ŷ and Y, which must come from the same library. Values come back
+as Python floats. ``fused_delta``'s ``out=`` is NumPy's fast path, ignored for
+other arrays.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .backend import Array
+from .backend import Array, xp_of
 from .checks import non_negative
 from .registry import as_object, lookup, register
 
@@ -54,7 +60,8 @@ class Loss:
 
     def value(self, Y_hat: Array, Y: Array) -> float:
         """L = mean ℓᵢ, a float (Y_hat, Y: (m, n_L))."""
-        return float(np.mean(self.samples(Y_hat, Y)))
+        S = self.samples(Y_hat, Y)
+        return float(xp_of(S).mean(S))
 
     def sample_gradient(self, Y_hat: Array, Y: Array) -> Array:
         """∂ℓᵢ/∂ŷᵢ for every sample, shape (m, n_L): m·∂L/∂Ŷ."""
@@ -87,7 +94,8 @@ class Loss:
 
     def value_from_logits(self, Z: Array, Y: Array) -> float:
         """Fused losses only: L computed from the output layer's Z."""
-        return float(np.mean(self.samples_from_logits(Z, Y)))
+        S = self.samples_from_logits(Z, Y)
+        return float(xp_of(S).mean(S))
 
     def params(self) -> dict[str, float]:
         return {}
@@ -105,11 +113,14 @@ class MSE(Loss):
 
     def value(self, Y_hat: Array, Y: Array) -> float:
         R = Y_hat - Y
-        return float(0.5 * np.vdot(R, R) / len(R))
+        if isinstance(R, np.ndarray):
+            return float(0.5 * np.vdot(R, R) / len(R))
+        return float(0.5 * xp_of(R).sum(R * R) / R.shape[0])
 
     def samples(self, Y_hat: Array, Y: Array) -> Array:
         R = Y_hat - Y
-        return 0.5 * (R * R).sum(axis=1)
+        xp = xp_of(R)
+        return 0.5 * xp.sum(R * R, axis=1)
 
     def sample_gradient(self, Y_hat: Array, Y: Array) -> Array:
         return Y_hat - Y
@@ -122,10 +133,12 @@ class MAE(Loss):
     name: ClassVar[str] = "mae"
 
     def samples(self, Y_hat: Array, Y: Array) -> Array:
-        return np.abs(Y_hat - Y).sum(axis=1)
+        xp = xp_of(Y_hat, Y)
+        return xp.sum(xp.abs(Y_hat - Y), axis=1)
 
     def sample_gradient(self, Y_hat: Array, Y: Array) -> Array:
-        return np.sign(Y_hat - Y)
+        xp = xp_of(Y_hat, Y)
+        return xp.sign(Y_hat - Y)
 
 
 @dataclass(frozen=True, repr=False)
@@ -140,26 +153,34 @@ class Huber(Loss):
         non_negative("huber: delta", self.delta, positive=True)
 
     def samples(self, Y_hat: Array, Y: Array) -> Array:
-        a = np.abs(Y_hat - Y)
+        xp = xp_of(Y_hat, Y)
+        a = xp.abs(Y_hat - Y)
         d = self.delta
-        return np.where(a <= d, 0.5 * a**2, d * (a - 0.5 * d)).sum(axis=1)
+        return xp.sum(xp.where(a <= d, 0.5 * a**2, d * (a - 0.5 * d)), axis=1)
 
     def sample_gradient(self, Y_hat: Array, Y: Array) -> Array:
-        return np.clip(Y_hat - Y, -self.delta, self.delta)
+        xp = xp_of(Y_hat, Y)
+        return xp.clip(Y_hat - Y, -self.delta, self.delta)
 
     def params(self) -> dict[str, float]:
         return {"delta": self.delta}
 
 
-def _log(P: Array) -> Array:
-    return np.log(np.maximum(P, np.finfo(P.dtype).tiny))  # log 0 → a finite floor
+def _tiny(xp: Any, A: Array) -> Any:
+    """The smallest normal number of A's dtype (NumPy's finfo ``tiny``)."""
+    return xp.finfo(A.dtype).smallest_normal
 
 
-def _check_probabilities(loss: Loss, Y: Array) -> None:
-    if Y.min() < 0 or Y.max() > 1:
+def _log(xp: Any, P: Array) -> Array:
+    return xp.log(xp.maximum(P, _tiny(xp, P)))  # log 0 → a finite floor
+
+
+def _check_probabilities(loss: Loss, xp: Any, Y: Array) -> None:
+    low, high = float(xp.min(Y)), float(xp.max(Y))
+    if low < 0 or high > 1:
         raise ValueError(
             f"{loss.name} targets must be probabilities in [0, 1]; Y holds values "
-            f"from {Y.min():.6g} to {Y.max():.6g} (encode class labels as one-hot rows)"
+            f"from {low:.6g} to {high:.6g} (encode class labels as one-hot rows)"
         )
 
 
@@ -178,32 +199,37 @@ class CrossEntropy(Loss):
         return np.eye(n)[rng.integers(0, n, m)]
 
     def samples(self, Y_hat: Array, Y: Array) -> Array:
-        return -(Y * _log(Y_hat)).sum(axis=1)
+        xp = xp_of(Y_hat, Y)
+        return -xp.sum(Y * _log(xp, Y_hat), axis=1)
 
     def samples_from_logits(self, Z: Array, Y: Array) -> Array:
         """ℓᵢ from the output layer's Z, via log-softmax: finite for any Z."""
-        S = Z - Z.max(axis=1, keepdims=True)
-        log_softmax = S - np.log(np.exp(S).sum(axis=1, keepdims=True))
-        return -(Y * log_softmax).sum(axis=1)
+        xp = xp_of(Z, Y)
+        S = Z - xp.max(Z, axis=1, keepdims=True)
+        log_softmax = S - xp.log(xp.sum(xp.exp(S), axis=1, keepdims=True))
+        return -xp.sum(Y * log_softmax, axis=1)
 
     def sample_gradient(self, Y_hat: Array, Y: Array) -> Array:
-        return -Y / np.maximum(Y_hat, np.finfo(Y_hat.dtype).tiny)
+        xp = xp_of(Y_hat, Y)
+        return -Y / xp.maximum(Y_hat, _tiny(xp, Y_hat))
 
     def fused_delta(self, Y_hat: Array, Y: Array, out: Array | None = None) -> Array:
         """Math: m·∂L/∂Z_L = Ŷ − Y (softmax and cross-entropy together)."""
-        return np.subtract(Y_hat, Y, out=out)
+        return _subtract(Y_hat, Y, out)
 
     def check_targets(self, Y: Array) -> None:
-        _check_probabilities(self, Y)
-        sums = Y.sum(axis=1)
+        xp = xp_of(Y)
+        _check_probabilities(self, xp, Y)
+        sums = xp.sum(Y, axis=1)
         # the fused dZ = Ŷ − Y is the gradient only when each row sums to 1:
         # allow rounding, nothing more
-        tol = 16 * Y.shape[1] * np.finfo(Y.dtype).eps
-        bad = np.nonzero(np.abs(sums - 1) > tol)[0]
-        if len(bad):
+        tol = 16 * Y.shape[1] * xp.finfo(Y.dtype).eps
+        bad = xp.nonzero(xp.abs(sums - 1) > tol)[0]
+        if bad.shape[0]:
+            row = int(bad[0])
             raise ValueError(
                 f"cross_entropy targets must be probability rows that sum to 1 "
-                f"(one-hot class labels); row {bad[0]} sums to {sums[bad[0]]:.10g} "
+                f"(one-hot class labels); row {row} sums to {float(sums[row]):.10g} "
                 "(normalise soft labels with Y / Y.sum(axis=1, keepdims=True))"
             )
 
@@ -223,22 +249,25 @@ class BinaryCrossEntropy(Loss):
         return rng.integers(0, 2, shape).astype(float)  # 0/1 labels
 
     def samples(self, Y_hat: Array, Y: Array) -> Array:
-        return -(Y * _log(Y_hat) + (1 - Y) * _log(1 - Y_hat)).sum(axis=1)
+        xp = xp_of(Y_hat, Y)
+        return -xp.sum(Y * _log(xp, Y_hat) + (1 - Y) * _log(xp, 1 - Y_hat), axis=1)
 
     def samples_from_logits(self, Z: Array, Y: Array) -> Array:
         """ℓᵢ from Z: Σⱼ max(z, 0) − zy + log(1 + e^(−|z|)), finite for any Z."""
-        return (np.maximum(Z, 0) - Z * Y + np.log1p(np.exp(-np.abs(Z)))).sum(axis=1)
+        xp = xp_of(Z, Y)
+        return xp.sum(xp.maximum(Z, 0) - Z * Y + xp.log1p(xp.exp(-xp.abs(Z))), axis=1)
 
     def sample_gradient(self, Y_hat: Array, Y: Array) -> Array:
-        tiny = np.finfo(Y_hat.dtype).tiny
-        return (Y_hat - Y) / np.maximum(Y_hat * (1 - Y_hat), tiny)
+        xp = xp_of(Y_hat, Y)
+        tiny = _tiny(xp, Y_hat)
+        return (Y_hat - Y) / xp.maximum(Y_hat * (1 - Y_hat), tiny)
 
     def fused_delta(self, Y_hat: Array, Y: Array, out: Array | None = None) -> Array:
         """Math: m·∂L/∂Z_L = Ŷ − Y (sigmoid and binary cross-entropy together)."""
-        return np.subtract(Y_hat, Y, out=out)
+        return _subtract(Y_hat, Y, out)
 
     def check_targets(self, Y: Array) -> None:
-        _check_probabilities(self, Y)
+        _check_probabilities(self, xp_of(Y), Y)
 
 
 @dataclass(frozen=True, repr=False)
@@ -255,29 +284,42 @@ class Poisson(Loss):
         return rng.poisson(2.0, shape).astype(float)  # counts
 
     def samples(self, Y_hat: Array, Y: Array) -> Array:
-        return (_xlogy(Y, Y) - Y * _log(Y_hat) - Y + Y_hat).sum(axis=1)
+        xp = xp_of(Y_hat, Y)
+        return xp.sum(_xlogy(xp, Y, Y) - Y * _log(xp, Y_hat) - Y + Y_hat, axis=1)
 
     def samples_from_logits(self, Z: Array, Y: Array) -> Array:
         """ℓᵢ from Z, log ŷ = z exactly: no log of a rounded-to-zero ŷ."""
-        return (_xlogy(Y, Y) - Y * Z - Y + np.exp(Z)).sum(axis=1)
+        xp = xp_of(Z, Y)
+        return xp.sum(_xlogy(xp, Y, Y) - Y * Z - Y + xp.exp(Z), axis=1)
 
     def sample_gradient(self, Y_hat: Array, Y: Array) -> Array:
-        return 1 - Y / np.maximum(Y_hat, np.finfo(Y_hat.dtype).tiny)
+        xp = xp_of(Y_hat, Y)
+        return 1 - Y / xp.maximum(Y_hat, _tiny(xp, Y_hat))
 
     def fused_delta(self, Y_hat: Array, Y: Array, out: Array | None = None) -> Array:
         """Math: m·∂L/∂Z_L = Ŷ − Y (exp and the Poisson deviance together)."""
-        return np.subtract(Y_hat, Y, out=out)
+        return _subtract(Y_hat, Y, out)
 
     def check_targets(self, Y: Array) -> None:
-        if Y.min() < 0:
+        xp = xp_of(Y)
+        low = float(xp.min(Y))
+        if low < 0:
             raise ValueError(
-                f"poisson targets are counts, never negative; Y holds {Y.min():.6g}"
+                f"poisson targets are counts, never negative; Y holds {low:.6g}"
             )
 
 
-def _xlogy(x: Array, y: Array) -> Array:
+def _xlogy(xp: Any, x: Array, y: Array) -> Array:
     """x·log y, 0 where x = 0 (the limit)."""
-    return np.where(x > 0, x * _log(np.where(x > 0, y, 1)), 0)
+    return xp.where(x > 0, x * _log(xp, xp.where(x > 0, y, 1)), 0)
+
+
+def _subtract(Y_hat: Array, Y: Array, out: Array | None) -> Array:
+    """Ŷ − Y: into ``out`` for NumPy arrays when it is given (no new array), else
+    a new array of Ŷ's library."""
+    if isinstance(out, np.ndarray) and xp_of(Y_hat, Y) is np:
+        return np.subtract(Y_hat, Y, out=out)
+    return Y_hat - Y
 
 
 LOSSES: dict[str, Callable[[], Loss]] = {

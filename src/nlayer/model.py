@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from .backend import to_numpy
 from .data import DataError, Preprocessing
 from .network import Network
 from .tables import Column, Table, as_table
@@ -125,9 +126,14 @@ class Model:
         ``nlayer predict`` reads it), and the workspace is allocated once a call.
         """
         net = self.network
+        Y_hat = np.empty((len(X), net.layer_sizes[-1]))
+        if net.backend != "numpy":  # a table is the host's: each block there and back
+            for start in range(0, len(X), BLOCK):
+                block = net.on_device(X[start : start + BLOCK])
+                Y_hat[start : start + BLOCK] = to_numpy(net.forward(block))
+            return Y_hat
         # one workspace per call: a Model may predict in several threads at once
         work = Workspace(net, max(1, min(BLOCK, len(X))), net.layer_sizes[-1])
-        Y_hat = np.empty((len(X), net.layer_sizes[-1]))
         with np.errstate(over="ignore", invalid="ignore"):
             for start in range(0, len(X), BLOCK):
                 block = X[start : start + BLOCK]

@@ -27,11 +27,19 @@ from .backend import (
     Array,
     as_dtype,
     as_matrix,
+    as_matrix_xp,
     as_weights,
+    as_weights_xp,
+    check_device,
     check_memory,
+    device_of,
+    get_namespace,
     is_sparse,
+    library_of,
     n_rows,
     namespace,
+    same_place,
+    to_numpy,
 )
 from .checks import is_number, positive_int
 from .initializers import Initializer, initial_weights
@@ -58,13 +66,17 @@ class LayerArrays(list[Any]):
         if not isinstance(l, Integral):
             raise TypeError(f"assign {self.kind} one layer at a time, e.g. [0]")
         view = self[l]
-        value = np.asarray(value)
-        if value.shape != view.shape:
+        value = np.asarray(to_numpy(value))  # read on the host, then put in place
+        if value.shape != tuple(view.shape):
             raise ValueError(
-                f"layer {int(l) % len(self) + 1} {self.kind} have shape {view.shape}, "
-                f"got an array of shape {value.shape}"
+                f"layer {int(l) % len(self) + 1} {self.kind} have shape "
+                f"{tuple(view.shape)}, got an array of shape {value.shape}"
             )
-        view[...] = value
+        if isinstance(view, np.ndarray):
+            view[...] = value
+        else:
+            xp = namespace(view)
+            view[...] = xp.asarray(value, dtype=view.dtype, device=device_of(view))
 
     def _fixed(self, *args: Any, **kwargs: Any) -> None:
         raise TypeError(
@@ -169,12 +181,14 @@ class Network:
                 f"the network {' -> '.join(map(str, sizes))} ({n_params:,} "
                 f"{dtype.name} parameters)",
             )
-        self.params = (
-            namespace().zeros(n_params, dtype=dtype) if params is None else params
-        )
+        self.params = np.zeros(n_params, dtype=dtype) if params is None else params
         self._make_views()
 
     def _make_views(self) -> None:
+        # where the parameters live: NumPy (the fast path) or an array library
+        self.xp = namespace(self.params)
+        self.backend = library_of(self.params)
+        self.device = device_of(self.params)
         self._weights, self._biases = self.split(self.params)
         self._layers = list(
             zip(self._weights, self._biases, self.activations, strict=True)
@@ -235,12 +249,11 @@ class Network:
     def split(self, flat: Array) -> tuple[LayerArrays, LayerArrays]:
         """Per-layer (W, b) views into a flat buffer laid out like ``params``."""
         Ws, bs = [], []
-        w = 0
-        b = self.n_weights
+        w, b, xp = 0, self.n_weights, namespace(flat)
         for n_in, n_out in zip(
             self.layer_sizes[:-1], self.layer_sizes[1:], strict=True
         ):
-            Ws.append(flat[w : w + n_in * n_out].reshape(n_in, n_out))
+            Ws.append(xp.reshape(flat[w : w + n_in * n_out], (n_in, n_out)))
             bs.append(flat[b : b + n_out])
             w += n_in * n_out
             b += n_out
@@ -249,8 +262,9 @@ class Network:
     # -- input checks --------------------------------------------------------
 
     def check_X(self, X: Any) -> Array:
-        """X as a (m, n_0) array of the network's dtype, or a ValueError."""
-        X = as_matrix(X, "X", self.dtype)
+        """X as a (m, n_0) array of the network's dtype, on the network's
+        backend and device, or a ValueError."""
+        X = self._as_matrix(X, "X")
         if X.shape[1] != self.layer_sizes[0]:
             raise ValueError(
                 f"layer 1 expects {self.layer_sizes[0]} inputs, got {X.shape[1]} "
@@ -261,16 +275,16 @@ class Network:
     def check_XY(self, X: Any, Y: Any) -> tuple[Array, Array]:
         """X (m, n_0) and Y (m, n_L) checked together, or a ValueError."""
         X = self.check_X(X)
-        Y = as_matrix(Y, "Y", self.dtype)
+        Y = self._as_matrix(Y, "Y")
         n_out = self.layer_sizes[-1]
         if Y.shape[1] != n_out:
             raise ValueError(
                 f"the output layer (layer {self.n_layers}) has {n_out} units, "
                 f"got Y with {Y.shape[1]} columns (shape {Y.shape})"
             )
-        if n_rows(X) != len(Y):
+        if n_rows(X) != n_rows(Y):
             raise ValueError(
-                f"X has {n_rows(X)} rows but Y has {len(Y)}; "
+                f"X has {n_rows(X)} rows but Y has {n_rows(Y)}; "
                 "they must hold the same samples"
             )
         self.loss_function.check_targets(Y)
@@ -278,7 +292,18 @@ class Network:
 
     def check_weights(self, sample_weight: Any, m: int) -> Array | None:
         """Sample weights (m,) of the network's dtype, or a ValueError; None stays."""
-        return as_weights(sample_weight, m, self.dtype)
+        if sample_weight is None:
+            return None
+        same_place(sample_weight, "sample_weight", self.backend, self.device)
+        if self.backend == "numpy":
+            return as_weights(sample_weight, m, self.dtype)
+        return as_weights_xp(sample_weight, m, self.dtype)
+
+    def _as_matrix(self, A: Any, name: str) -> Array:
+        same_place(A, name, self.backend, self.device)
+        if self.backend == "numpy":
+            return as_matrix(A, name, self.dtype)
+        return as_matrix_xp(A, name, self.dtype)
 
     # -- the maths -----------------------------------------------------------
 
@@ -308,19 +333,21 @@ class Network:
         per batch size), and the next call overwrites them."""
         # training passes arrays that are already right thousands of times a
         # second: recognise them at once, check everything else in full
-        n0 = self.layer_sizes[0]
-        if type(X) is np.ndarray:
+        n0, fast = self.layer_sizes[0], self.backend == "numpy"
+        if type(X) is np.ndarray and fast:
             if not (X.dtype == self.dtype and X.ndim == 2 and X.shape[1] == n0):
                 X = self.check_X(X)
-        elif not (is_sparse(X) and X.dtype == self.dtype and X.shape[1] == n0):
+        elif not (fast and is_sparse(X) and X.dtype == self.dtype and X.shape[1] == n0):
             X = self.check_X(X)
         Z: list[Array] = []
         H: list[Array] = [X]
         for l, (W, b, act) in enumerate(self._layers):
             if l == 0 and is_sparse(X):  # a sparse first layer: SciPy's product
                 Z_l = np.asarray(X @ W)
-            else:
+            elif fast:  # into the workspace's buffer when there is one
                 Z_l = np.matmul(H[l], W, out=None if work is None else work.Z[l])
+            else:
+                Z_l = H[l] @ W
             Z_l += b  # Z = H_prev W + b, the bias added in place
             H_l = act.forward(Z_l) if work is None else act.forward_into(Z_l, work.H[l])
             if masks is not None and l < len(masks) and masks[l] is not None:
@@ -345,8 +372,21 @@ class Network:
                 masks.append(None)
                 continue
             keep = rng.random((m, n)) >= p
-            masks.append(keep.astype(self.dtype) * self.dtype.type(1 / (1 - p)))
+            mask = keep.astype(self.dtype) * self.dtype.type(1 / (1 - p))
+            # drawn on the host, so that every backend draws the same masks
+            masks.append(mask if self.backend == "numpy" else self._here(mask))
         return masks
+
+    def _here(self, A: np.ndarray) -> Array:
+        """A host array on the parameters' backend and device."""
+        return self.xp.asarray(A, device=self.device)
+
+    def on_device(self, A: Any) -> Array:
+        """A host array (a table's, a checkpoint's) where the parameters live:
+        itself for NumPy, a copy on another library's device."""
+        if self.backend == "numpy":
+            return A  # already here: no copy
+        return self._here(np.asarray(A))
 
     def backward(
         self,
@@ -377,9 +417,7 @@ class Network:
         if isinstance(out, tuple):  # (dW, db) views, split once by the caller
             dW, db = out
         else:
-            flat = (
-                namespace(self.params).empty_like(self.params) if out is None else out
-            )
+            flat = self.xp.empty_like(self.params) if out is None else out
             dW, db = self.split(flat)
         self._backward(Z, H, Y, dW, db, sample_weight, work, masks)
         return dW, db
@@ -395,6 +433,9 @@ class Network:
         work: Workspace | None = None,
         masks: list[Array | None] | None = None,
     ) -> None:
+        if self.backend != "numpy":  # another library: the same lines, new arrays
+            self._backward_xp(Z, H, Y, dW, db, sample_weight, masks)
+            return
         loss, L, acts = self.loss_function, self.n_layers, self.activations
         if loss.fused_with is not None:
             dZ = loss.fused_delta(H[L], Y, None if work is None else work.dH[L - 1])
@@ -425,6 +466,38 @@ class Network:
                 else:  # H holds σ(Z) ⊙ M: σ′ from Z alone, dH through the mask
                     dH *= mask
                     dZ = dH * acts[l - 1].derivative(Z[l - 1])
+
+    def _backward_xp(
+        self,
+        Z: list[Array],
+        H: list[Array],
+        Y: Array,
+        dW: Sequence[Array],
+        db: Sequence[Array],
+        sample_weight: Array | None,
+        masks: list[Array | None] | None,
+    ) -> None:
+        """:meth:`_backward` on another array library: the same steps in its
+        namespace and on its device, each product a new array."""
+        loss, L, acts, xp = self.loss_function, self.n_layers, self.activations, self.xp
+        if loss.fused_with is not None:
+            dZ = loss.fused_delta(H[L], Y)
+        else:
+            dZ = acts[L - 1].backward(loss.sample_gradient(H[L], Y), Z[L - 1], H[L])
+        if sample_weight is None:
+            dZ = dZ * (1 / Y.shape[0])
+        else:
+            dZ = dZ * (sample_weight / xp.sum(sample_weight))[:, None]
+        for l in range(L - 1, -1, -1):
+            dW[l][...] = H[l].T @ dZ  # dW = H_prevᵀ dZ  (1/m is in dZ)
+            db[l][...] = xp.sum(dZ, axis=0)  # db = Σ_rows dZ
+            if l > 0:
+                dH = dZ @ self._weights[l].T  # dH_prev = dZ Wᵀ
+                mask = None if masks is None else masks[l - 1]
+                if mask is None:
+                    dZ = acts[l - 1].backward(dH, Z[l - 1], H[l])  # dH ⊙ σ′(Z)
+                else:  # H holds σ(Z) ⊙ M: σ′ from Z alone, dH through the mask
+                    dZ = (dH * mask) * acts[l - 1].derivative(Z[l - 1])
 
     def gradients(
         self,
@@ -476,6 +549,9 @@ class Network:
             return loss.value(H[-1], Y)
         else:
             per = loss.samples(H[-1], Y)
+        if self.backend != "numpy":
+            xp = self.xp
+            return float(xp.sum(sample_weight * per) / xp.sum(sample_weight))
         return float(np.dot(sample_weight, per) / sample_weight.sum())
 
     # -- training and inspection --------------------------------------------
@@ -529,7 +605,7 @@ class Network:
         return {
             k: v
             for k, v in self.__dict__.items()
-            if k not in ("_weights", "_biases", "_layers")
+            if k not in ("_weights", "_biases", "_layers", "xp")
         }
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -537,6 +613,29 @@ class Network:
         # a network pickled before dropout existed drops nothing
         self.__dict__.setdefault("dropout", (0.0,) * (len(self.layer_sizes) - 2))
         self._make_views()
+
+    def to(self, backend: str = "numpy", device: Any = None) -> Network:
+        """Move the parameters to ``backend`` ("numpy", "torch", "cupy",
+        "array_api_strict") on ``device`` (e.g. "cuda:0"; default: the
+        library's); in place, and returns the network. Training, predictions
+        and gradients then compute there, on arrays of that backend and device."""
+        xp = get_namespace(backend)
+        check_device(backend, device)
+        host = np.array(to_numpy(self.params))
+        if xp is np:
+            if device not in (None, "cpu"):
+                raise ValueError(f"NumPy computes on the cpu, not on {device!r}")
+            self.params = host
+        else:
+            try:
+                self.params = xp.asarray(host, device=device)
+            except Exception as e:  # noqa: BLE001 - each library fails its own way
+                where = "its default device" if device is None else repr(device)
+                first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+                msg = f"{backend} cannot compute on {where}: {first}"
+                raise ValueError(msg) from None
+        self._make_views()
+        return self
 
     def copy(self, dtype: Any = None) -> Network:
         """An independent copy (parameters and RNG state), optionally cast."""
@@ -550,7 +649,9 @@ class Network:
             self.loss_function,
             dt,
             _copy.deepcopy(self.rng),
-            self.params.astype(dt, copy=True),
+            self.params.astype(dt, copy=True)
+            if self.backend == "numpy"
+            else self.xp.astype(self.params, getattr(self.xp, dt.name), copy=True),
         )
         new.dropout = self.dropout
         return new

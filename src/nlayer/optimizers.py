@@ -20,7 +20,13 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .backend import Array
+from .backend import (
+    Array,
+    divide_into,
+    multiply_into,
+    namespace,
+    sqrt_into,
+)
 from .checks import check_number, positive_int
 from .registry import lookup
 
@@ -45,7 +51,7 @@ class Optimizer:
 
     def _buffer(self, key: str, like: Array) -> Array:
         if key not in self.state:
-            self.state[key] = np.zeros_like(like)
+            self.state[key] = namespace(like).zeros_like(like)
         return self.state[key]
 
     def _tmp(self, like: Array) -> Array:
@@ -54,14 +60,14 @@ class Optimizer:
             or self._scratch.shape != like.shape
             or (self._scratch.dtype != like.dtype)
         ):
-            self._scratch = np.empty_like(like)
+            self._scratch = namespace(like).empty_like(like)
         return self._scratch
 
     def _l2(self, params: Array, grads: Array, n_weights: int) -> Array:
         """Math: g = ∂L/∂θ + λ·W  (L2 on the weights, not the biases)."""
         if self.weight_decay:
             tmp = self._tmp(params)[:n_weights]
-            np.multiply(params[:n_weights], self.weight_decay, out=tmp)
+            multiply_into(params[:n_weights], self.weight_decay, tmp)
             grads[:n_weights] += tmp
         return grads
 
@@ -104,7 +110,7 @@ class SGD(Optimizer):
                 g += self.momentum * v
                 g *= lr
             else:
-                np.multiply(v, lr, out=g)
+                multiply_into(v, lr, g)
         else:
             g *= lr
         params -= g
@@ -137,13 +143,13 @@ class Adam(Optimizer):
         M, V = self._buffer("M", params), self._buffer("V", params)
         M *= b1
         M += g
-        np.multiply(g, g, out=tmp)
+        multiply_into(g, g, tmp)
         V *= b2
         V += tmp
         c = math.sqrt((1 - b2) / (1 - b2**self.t))
-        np.sqrt(V, out=tmp)
+        sqrt_into(V, tmp)
         tmp += self.eps / c
-        np.divide(M, tmp, out=tmp)
+        divide_into(M, tmp, tmp)
         tmp *= lr * (1 - b1) / ((1 - b1**self.t) * c)
         params -= tmp
 
@@ -185,12 +191,12 @@ class RMSprop(Optimizer):
         g, tmp = self._l2(params, grads, n_weights), self._tmp(params)
         V = self._buffer("V", params)
         V *= self.rho
-        np.multiply(g, g, out=tmp)
+        multiply_into(g, g, tmp)
         V += tmp
         c = math.sqrt(1 - self.rho)
-        np.sqrt(V, out=tmp)
+        sqrt_into(V, tmp)
         tmp += self.eps / c
-        np.divide(g, tmp, out=tmp)
+        divide_into(g, tmp, tmp)
         tmp *= lr / c
         params -= tmp
 
@@ -257,7 +263,11 @@ def get_optimizer(spec: str | Optimizer, **kwargs: Any) -> Optimizer:
 def clip_by_global_norm(grads: Array, max_norm: float) -> float:
     """Scale ``grads`` in place so that ‖g‖₂ ≤ max_norm; returns the norm before."""
     check_number("clip_by_global_norm: max_norm", max_norm, 0, lo_open=True)
-    norm = float(np.sqrt(np.vdot(grads, grads)))
+    if isinstance(grads, np.ndarray):
+        norm = float(np.sqrt(np.vdot(grads, grads)))
+    else:
+        xp = namespace(grads)
+        norm = float(xp.sqrt(xp.sum(grads * grads)))
     if norm > max_norm:
         grads *= max_norm / norm
     return norm

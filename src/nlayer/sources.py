@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .backend import Array, n_rows, take_rows
+from .backend import Array, n_rows, take_rows, total
 from .workspace import Workspace
 
 if TYPE_CHECKING:
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 #: One step's rows: (X (b, n_0), Y (b, n_L), weights (b,) or None, the
 #: workspace whose buffers the step computes in). A plain tuple: thousands are
 #: made a second.
-Batch = tuple[Array, Array, "Array | None", Workspace]
+Batch = tuple[Array, Array, "Array | None", "Workspace | None"]
 
 
 class ArrayBatches:
@@ -53,10 +53,15 @@ class ArrayBatches:
         self.batch_size = bs = m if batch_size is None else min(batch_size, m)
         # one full batch: order cannot change the sum, so keep X as it is (no copy)
         self.shuffle = shuffle and bs < m
-        # buffers reused by every step: at most two batch sizes (full, last)
-        self.workspaces = {k: Workspace(net, k, Y.shape[1]) for k in {bs, m % bs or bs}}
-        weights = None if w is None else (w if rows is None else w[rows])
-        self.total_weight = float(m if weights is None else weights.sum())
+        # buffers reused by every step: at most two batch sizes (full, last);
+        # NumPy's alone (other libraries make new arrays)
+        fast = net.backend == "numpy"
+        self.workspaces = {
+            k: Workspace(net, k, Y.shape[1]) if fast else None
+            for k in {bs, m % bs or bs}
+        }
+        weights = None if w is None else (w if rows is None else take_rows(w, rows))
+        self.total_weight = float(m) if weights is None else total(weights)
         whole = bs == m and not self.shuffle and rows is None
         self.whole = [(X, Y, w, self.workspaces[m])] if whole else None
 
@@ -82,9 +87,9 @@ class ArrayBatches:
         """The sample weights at ``pos`` (None without weights)."""
         if self.w is None:
             return None
-        return self.w[pos] if self.rows is None else self.w[self.rows[pos]]
+        return take_rows(self.w, pos if self.rows is None else self.rows[pos])
 
-    def gather(self, pos: Any, work: Workspace) -> Batch:
+    def gather(self, pos: Any, work: Workspace | None) -> Batch:
         """The rows at ``pos``: views for a slice of in-memory rows, else read
         into ``work``'s buffers (which must hold them)."""
         X, Y, w = self.X, self.Y, self.w
@@ -92,6 +97,9 @@ class ArrayBatches:
             return X[pos], Y[pos], None if w is None else w[pos], work
         idx = pos if self.rows is None else self.rows[pos]
         n = len(idx)
+        if work is None:  # another library: new arrays on its device
+            wb = None if w is None else take_rows(w, idx)
+            return take_rows(X, idx), take_rows(Y, idx), wb, work
         Xb = take_rows(X, idx, out=work.X[:n] if n < len(work.X) else work.X)
         Yb = Y.take(idx, axis=0, out=work.Y[:n] if n < len(work.Y) else work.Y)
         return Xb, Yb, None if w is None else w[idx], work

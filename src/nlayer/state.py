@@ -8,7 +8,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from .backend import Array
+from .backend import Array, copy_of
 from .history import History
 
 #: how a Monitor decides that a value improved (see Monitor)
@@ -64,7 +64,7 @@ class Monitor:
         if new_best:
             self.best, self.best_epoch = float(value), epoch
             if params is not None:
-                self.best_params = params.copy()
+                self.best_params = copy_of(params)
         return improved
 
 

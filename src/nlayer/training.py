@@ -34,12 +34,16 @@ import numpy as np
 from . import checkpoints
 from .backend import (
     Array,
+    all_finite,
     check_memory,
+    copy_of,
     is_file_backed,
     n_rows,
     namespace,
     nbytes,
     take_rows,
+    to_numpy,
+    total,
 )
 from .callbacks import (
     Callback,
@@ -205,7 +209,7 @@ class Step:
         every sample of the batch weighs nothing."""
         X, Y, w, work = batch
         m = X.shape[0]
-        weight = m if w is None else float(w.sum())
+        weight = m if w is None else total(w)
         if not weight > 0:
             return None
         # positional arguments: this runs thousands of times a second
@@ -314,19 +318,20 @@ class Validation:
             Z_L, Y_hat = Z[-1], H[-1]
         else:
             Z_L, Y_hat = self._blocks(net, m)
-        Y = self.Y if rows is None else self.Y[rows]
-        w = self.w if rows is None or self.w is None else self.w[rows]
+        Y = self.Y if rows is None else take_rows(self.Y, rows)
+        w = self.w if rows is None or self.w is None else take_rows(self.w, rows)
         logs = {"val_loss": net.loss_from([Z_L], [Y_hat], Y, w)}
         name, fn = self.metric
-        if fn is not None:
-            logs[f"val_{name}"] = float(fn(Y_hat, Y))
+        if fn is not None:  # on the host: Ŷ and Y are (m, n_L), small
+            logs[f"val_{name}"] = float(fn(to_numpy(Y_hat), to_numpy(Y)))
         return logs
 
     def _blocks(self, net: Network, m: int) -> tuple[Array, Array]:
         """Z_L and Ŷ (m, n_L) of every validation row, BLOCK rows at a time."""
         n_out = net.layer_sizes[-1]
-        Z_L = np.empty((m, n_out), dtype=net.dtype)
-        Y_hat = np.empty((m, n_out), dtype=net.dtype)
+        xp = net.xp
+        Z_L = xp.empty((m, n_out), dtype=getattr(xp, net.dtype.name), device=net.device)
+        Y_hat = xp.empty_like(Z_L)
         for start in range(0, m, BLOCK):
             stop = min(start + BLOCK, m)
             pos = slice(start, stop) if self.rows is None else self.rows[start:stop]
@@ -348,7 +353,7 @@ def run(
 ) -> None:
     """Epochs until ``state.epochs`` or a stop; on divergence or Ctrl-C, the
     weights go back to those of the last completed epoch."""
-    completed = net.params.copy()  # the weights after the last completed epoch
+    completed = copy_of(net.params)  # the weights after the last completed epoch
     # overflow is caught as divergence, with a clear error: NumPy's own
     # warnings on the way there would only be noise
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
@@ -362,7 +367,7 @@ def run(
                 try:
                     logs = run_epoch(net, state, source, step, lr)
                 except _NonFinite as e:
-                    if not np.isfinite(net.params).all():  # an update overflowed
+                    if not all_finite(net.params):  # an update overflowed
                         net.params[...] = completed
                     raise TrainingDiverged(
                         state.history, state.epoch, e.step, e.loss, e.squares, lr,
@@ -596,9 +601,16 @@ def _prepare(
     opt = get_optimizer(
         optimizer, **{k: v for k, v in settings.items() if v is not None}
     )
-    need = _memory_needed(net, opt, X, Y, opts)
-    check_memory(need, f"training {net!r} on {n_rows(X):,} samples")
-    return data, opt, _join(net, X, Y, get_communicator(opts.distributed))
+    if net.backend == "numpy":  # the host's memory; a GPU's library reports its own
+        need = _memory_needed(net, opt, X, Y, opts)
+        check_memory(need, f"training {net!r} on {n_rows(X):,} samples")
+    comm = get_communicator(opts.distributed)
+    if net.backend != "numpy" and (isinstance(opt, LBFGS) or comm is not None):
+        what = "optimizer='lbfgs' (SciPy)" if comm is None else "distributed training"
+        raise ValueError(
+            f"{what} runs on NumPy arrays; this network is on {net.backend}"
+        )
+    return data, opt, _join(net, X, Y, comm)
 
 
 def _new_state(
@@ -753,15 +765,17 @@ def _restore(
     net: Network, opt: Optimizer, state: TrainingState, ck: checkpoints.Checkpoint
 ) -> None:
     """Go on exactly where the checkpoint left off."""
-    net.params[...] = ck.params
+    net.params[...] = net.on_device(ck.params)
     opt.t = ck.optimizer_t
-    opt.state = {k: v.copy() for k, v in ck.optimizer_state.items()}
+    opt.state = {k: copy_of(net.on_device(v)) for k, v in ck.optimizer_state.items()}
     net.rng.bit_generator.state = ck.rng
     saved = ck.state
     state.epoch, state.step, state.history = saved.epoch, saved.step, saved.history
     m, s = state.monitor, saved.monitor
     m.best, m.waited, m.best_epoch = s.best, s.waited, s.best_epoch
-    m.best_params = None if s.best_params is None else s.best_params.copy()
+    m.best_params = (
+        None if s.best_params is None else copy_of(net.on_device(s.best_params))
+    )
 
 
 def _newest_checkpoint(
@@ -832,17 +846,17 @@ def _validation_split(
         )
     order = net.rng.permutation(m)
     val, train = order[:n_val], order[n_val:]
-    wt = None if w is None else w.take(train)
-    wv = None if w is None else w.take(val)
-    if wt is not None and wv is not None and not (wt.sum() > 0 and wv.sum() > 0):
+    wt = None if w is None else take_rows(w, train)
+    wv = None if w is None else take_rows(w, val)
+    if wt is not None and wv is not None and not (total(wt) > 0 and total(wv) > 0):
         raise ValueError(
             "sample_weight is zero on the whole training or validation part"
         )
     if is_file_backed(X):
         return (X, Y, w, train), (X, Y, w, val)
     return (
-        (take_rows(X, train), Y.take(train, axis=0), wt, None),
-        (take_rows(X, val), Y.take(val, axis=0), wv, None),
+        (take_rows(X, train), take_rows(Y, train), wt, None),
+        (take_rows(X, val), take_rows(Y, val), wv, None),
     )
 
 
@@ -851,7 +865,7 @@ def _in_memory(part: Part) -> tuple[Array, Array, Array | None]:
     X, Y, w, rows = part
     if rows is None:
         return X, Y, w
-    return take_rows(X, rows), Y.take(rows, axis=0), None if w is None else w[rows]
+    return take_rows(X, rows), take_rows(Y, rows), None if w is None else w[rows]
 
 
 def _validation_data(net: Network, data: Any) -> tuple[Array, Array, Array | None]:
@@ -896,6 +910,9 @@ def _squared_norms(grads: Array, parts: list[Array]) -> Callable[[], Array]:
     (5 µs against 15 µs a step for the seeds' network); with many, the copy's
     memory traffic dominates and BLAS dot products win (35 µs against 99 µs for
     784-256-128-10)."""
+    if not isinstance(grads, np.ndarray):  # another library: 2L sums, then the host
+        xp = namespace(grads)
+        return lambda: to_numpy(xp.stack([xp.sum(p * p) for p in parts]))
     if grads.size > 1 << 16:
         return lambda: np.array([np.vdot(p, p) for p in parts])
     sq = np.empty_like(grads)
