@@ -9,10 +9,11 @@ step's time goes (computation, waiting, the Allgatherv), the cost of exactness
 Without ``--worker`` this script is the driver: it launches ``mpiexec -n P``
 runs of itself (P = 1, 2, 4; more processes than cores are marked
 oversubscribed), each with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE removed from
-its environment and OPENBLAS_NUM_THREADS = max(1, cores // P), so that the
-processes together use every core once (2 threads for P = 1 on 2 cores, 1
-thread per process for P = 2) and never more BLAS threads than cores (P = 4:
-1 thread each, two processes per core). Then it prints markdown tables.
+its environment and OPENBLAS_NUM_THREADS = max(1, cores // P): plain `fit`
+on one process uses every core (2 threads on 2 cores). Data-parallel `fit`
+runs BLAS on one thread in every process whatever the environment says (a
+product's bits depend on the thread count), so P processes use P cores (P = 4
+on 2 cores: two processes per core). Then it prints markdown tables.
 
 Cases, as in benchmarks/speed.py (the same teacher data, float32):
   medium  784-256-128-10 ReLU/softmax, Adam, batch 128, 60 000 samples
@@ -393,10 +394,11 @@ def report_speed(runs: dict[int, dict[str, Any]], name: str,
 
     row("plain `fit`", 1, t2, plain, one["plain_hash"])
     row("plain `fit`", 1, 1, one["plain_1thread_s"])
-    row('`distributed="mpi"`, `shards=1`', 1, t2, one["k1_s"])
+    # data-parallel training runs BLAS on one thread in every process
+    row('`distributed="mpi"`, `shards=1`', 1, 1, one["k1_s"])
     for P, r in runs.items():
         c = r["cases"][name]
-        row('`distributed="mpi"`', label(P, n_cores), r["threads"],
+        row('`distributed="mpi"`', label(P, n_cores), 1,
             c["distributed_s"], c["hash"])  # fmt: skip
     same = len({r["cases"][name]["hash"] for r in runs.values()}) == 1
     print(

@@ -37,6 +37,15 @@ def test_an_earlier_versions_checkpoint_resumes_bit_for_bit(tmp_path):
         X, Y, epochs=6, checkpoint_dir=tmp_path / "ck", resume=True,
         checkpoint_every=3, **options,
     )  # fmt: skip
-    assert resumed.epochs == 6 and resumed.loss[:3] == whole.loss[:3]
-    assert resumed.as_dict() == whole.as_dict()
     np.testing.assert_array_equal(resumed_net.params, net.params)
+    got, want = resumed.as_dict(), whole.as_dict()
+    assert resumed.epochs == 6 and got.keys() == want.keys()
+    for key in got:
+        # epochs 1-3 come from the earlier version's checkpoint, which summed
+        # the cross-entropy in another order: its losses may differ in the last
+        # bit (the weights may not); epochs 4-6 were computed by this version
+        if key in ("loss", "val_loss"):
+            np.testing.assert_allclose(got[key][:3], want[key][:3], rtol=1e-15)
+            assert got[key][3:] == want[key][3:]
+        else:
+            assert got[key] == want[key], key

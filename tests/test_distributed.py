@@ -137,6 +137,37 @@ def test_training_leaves_no_reference_cycles(comm):
     assert not ours, f"reference cycles through {ours[:5]}"
 
 
+def test_data_parallel_training_runs_blas_on_one_thread():
+    # a product's bits depend on the number of BLAS threads computing it: one
+    # thread in every process keeps the weights the same on any process count
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 64))
+    Y = np.eye(3)[rng.integers(0, 3, 300)]
+    comm = ThreadGroup(1).communicators()[0]  # in this thread, as under MPI
+
+    def threads(distributed):
+        seen = []
+
+        def watch(net, epoch, logs):
+            infos = threadpoolctl.threadpool_info()  # NumPy's BLAS (not torch's)
+            seen.extend(
+                i["num_threads"]
+                for i in infos
+                if i["user_api"] == "blas" and "numpy" in i["filepath"]
+            )
+
+        # products of 300 × 64 × 256: large enough for two threads in one process
+        net = nlayer.Network([64, 256, 3], ["relu", "softmax"], loss="cross_entropy")
+        net.fit(X, Y, epochs=1, distributed=distributed, callbacks=[watch])
+        return set(seen)
+
+    with threadpoolctl.threadpool_limits(2, user_api="blas"):
+        assert threads(comm) == {1}
+        # one process alone keeps what it was given (2, or 1 on a 1-core machine)
+        assert threads(None) == {min(2, os.cpu_count() or 1)}
+
+
 def test_different_data_on_a_process_is_refused():
     def run(comm):
         X, Y, _ = data(seed=comm.rank)  # every rank its own: wrong

@@ -209,6 +209,16 @@ class CrossEntropy(Loss):
         log_softmax = S - xp.log(xp.sum(xp.exp(S), axis=1, keepdims=True))
         return -xp.sum(Y * log_softmax, axis=1)
 
+    def value_from_logits(self, Z: Array, Y: Array) -> float:
+        """L = (1/m)·Σᵢ (lseᵢ·Σⱼ yᵢⱼ − Σⱼ yᵢⱼ Sᵢⱼ), S = Z − max Z, lse = log Σⱼ e^S:
+        −Σⱼ yᵢⱼ log ŷᵢⱼ expanded, so that NumPy needs eight calls and no
+        (m, n_L) log-softmax (a tenth of a small network's step, measured)."""
+        if not isinstance(Z, np.ndarray):
+            return super().value_from_logits(Z, Y)
+        S = Z - Z.max(axis=1, keepdims=True)
+        lse = np.log(np.exp(S).sum(axis=1))
+        return float((np.dot(lse, Y.sum(axis=1)) - np.vdot(Y, S)) / len(Z))
+
     def sample_gradient(self, Y_hat: Array, Y: Array) -> Array:
         xp = xp_of(Y_hat, Y)
         return -Y / xp.maximum(Y_hat, _tiny(xp, Y_hat))

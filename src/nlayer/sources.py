@@ -101,7 +101,7 @@ class ArrayBatches:
             wb = None if w is None else take_rows(w, idx)
             return take_rows(X, idx), take_rows(Y, idx), wb, work
         Xb = take_rows(X, idx, out=work.X[:n] if n < len(work.X) else work.X)
-        Yb = Y.take(idx, axis=0, out=work.Y[:n] if n < len(work.Y) else work.Y)
+        Yb = take_rows(Y, idx, out=work.Y[:n] if n < len(work.Y) else work.Y)
         return Xb, Yb, None if w is None else w[idx], work
 
 
