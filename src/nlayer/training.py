@@ -557,27 +557,15 @@ def fit(
         return _train(net, state, opt, split, valid, opts, user, writer, comm)
 
 
-#: multiply-adds of a step's largest matrix product below which training runs
-#: BLAS on one thread: a second thread's start and wait cost more than it
-#: saves on products this small (the tabular case's 200 × 54 × 100, measured
-#: in benchmarks/speed.py), while the medium network's 128 × 784 × 256 gains
-SMALL_PRODUCT = 4_000_000
-
-
-def _blas_threads(
-    net: Network, batch: int, comm: Communicator | None = None
-) -> contextlib.AbstractContextManager[Any]:
-    """One BLAS thread (threadpoolctl, when installed; otherwise BLAS's own
-    choice) while training a network whose matrix products are all small, and
-    whenever training is data-parallel: there the processes are the
-    parallelism, and a product's bits depend on how many threads compute it
-    (OpenBLAS, 16 × 784 @ 784 × 256 in float32: 1 and 2 threads differ), so
-    one thread in every process keeps the weights identical on any number of
-    processes."""
-    sizes = net.layer_sizes
-    biggest = batch * max(a * b for a, b in zip(sizes[:-1], sizes[1:], strict=True))
-    one = comm is not None or biggest < SMALL_PRODUCT
-    controller = _blas_controller() if one else None
+def _blas_threads(comm: Communicator | None) -> contextlib.AbstractContextManager[Any]:
+    """One BLAS thread in every process of data-parallel training
+    (threadpoolctl, when installed): there the processes are the parallelism,
+    and a product's bits depend on how many threads compute it (OpenBLAS,
+    16 × 784 @ 784 × 256 in float32: 1 and 2 threads differ), so one thread
+    everywhere keeps the weights identical on any number of processes. One
+    process keeps BLAS's own choice: one thread for small products measured
+    slower on a quiet machine (the tabular benchmark: 0.47 s against 0.44 s)."""
+    controller = _blas_controller() if comm is not None else None
     if controller is None:
         return contextlib.nullcontext()
     return controller.limit(limits=1, user_api="blas")
@@ -665,7 +653,7 @@ def _train(
         step = DistributedStep(step, ShardedGradient(comm, source, opts.shards))
     validation = None if val is None else Validation(*val, metric)
     schedule = get_schedule(opts.schedule)
-    with _failures_end_the_job(comm), _blas_threads(net, source.batch_size, comm):
+    with _failures_end_the_job(comm), _blas_threads(comm):
         run(net, state, source, step, schedule, validation, callbacks)
     for callback in callbacks:
         callback.on_train_end(net, state)
