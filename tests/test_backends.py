@@ -151,6 +151,22 @@ def test_a_checkpoint_written_from_torch_resumes_in_numpy(tmp_path):
 
 
 @pytest.mark.parametrize("place", BACKENDS)
+def test_a_numpy_checkpoint_resumes_on_a_backend(tmp_path, place):
+    X, Y, _ = data()
+    options = dict(epochs=6, optimizer="adam", lr=0.01, batch_size=32)
+    whole = network()
+    whole.fit(X, Y, **options)
+    network().fit(X, Y, **{**options, "epochs": 3}, checkpoint_dir=tmp_path)
+    resumed = network().to(*place)
+    assert resumed.n_params == whole.n_params
+    resumed.fit(*there(resumed, X, Y), **options, checkpoint_dir=tmp_path, resume=True)
+    assert_where(resumed.params, resumed)
+    np.testing.assert_allclose(
+        to_numpy(resumed.params), whole.params, rtol=1e-12, atol=1e-15
+    )
+
+
+@pytest.mark.parametrize("place", BACKENDS)
 def test_model_files_load_onto_a_backend(tmp_path, place):
     X, _, _ = data()
     net = network()

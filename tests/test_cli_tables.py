@@ -275,6 +275,15 @@ def test_evaluate_reports_every_figure(zoo, trained, tmp_path):
         assert words in r.stdout
 
 
+def test_evaluate_names_rows_without_a_label(trained, tmp_path):
+    model, _ = trained
+    header, rows = messy_rows()
+    rows[2][6] = ""  # the label column, left empty
+    path = write_csv(tmp_path / "gap.csv", header, rows)
+    r = nlayer_cmd("evaluate", model, path, cwd=tmp_path, check_rc=1)
+    one_line_error(r, "column 'label' has no label in line 4")
+
+
 def test_regression_targets_with_gaps(zoo, tmp_path):
     header, rows = messy_rows()
     rows[3][7] = ""

@@ -863,7 +863,8 @@ def _apply(
     help="Read DATA a column, then a chunk of rows, at a time and train on the "
     "encoded rows memory-mapped from a temporary folder (TMPDIR): the same model "
     "as in memory. Automatic for a folder of Parquet files, a .npy file and a "
-    "Parquet file larger than a tenth of the memory available.",
+    "Parquet file larger than a tenth of the memory available. For Parquet "
+    "and .npy files (convert a CSV file to Parquet first).",
 )
 @click.option(
     "--out",

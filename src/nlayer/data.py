@@ -250,6 +250,12 @@ def class_codes(col: Column, classes: Sequence[str], where: Table) -> np.ndarray
     lookup = np.array([index.get(t, -1) for t in texts] + [-1], dtype=np.int64)
     out = lookup[codes]  # a missing cell (-1) looks up the -1 at the end
     bad = np.flatnonzero(out < 0)
+    gaps = bad[col.missing[bad]]
+    if len(gaps):  # a missing label is no unknown class: say what it is
+        raise DataError(
+            f"{where.source}: column {col.name!r} has no label in "
+            f"{where.where(gaps)}; fill those cells or leave the rows out"
+        )
     if len(bad):
         unknown = sorted({t for t in col.texts(bad[:20]) if t})
         raise DataError(

@@ -218,7 +218,7 @@ class Network:
     @property
     def n_params(self) -> int:
         """The number of trainable numbers, Σₗ (n_{l−1}·n_l + n_l)."""
-        return int(self.params.size)
+        return self.n_weights + sum(self.layer_sizes[1:])  # any backend's buffer
 
     @property
     def weights(self) -> LayerArrays:
@@ -381,8 +381,10 @@ class Network:
         return masks
 
     def _here(self, A: np.ndarray) -> Array:
-        """A host array on the parameters' backend and device."""
-        return self.xp.asarray(A, device=self.device)
+        """A host array on the parameters' backend and device: always a copy
+        (PyTorch on the CPU would otherwise share a read-only buffer, such as
+        a checkpoint's, and warn)."""
+        return self.xp.asarray(A, device=self.device, copy=True)
 
     def on_device(self, A: Any) -> Array:
         """A host array (a table's, a checkpoint's) where the parameters live:
