@@ -635,7 +635,10 @@ class Network:
         host = np.array(to_numpy(self.params))
         if xp is np:
             if device not in (None, "cpu"):
-                raise ValueError(f"NumPy computes on the cpu, not on {device!r}")
+                raise ValueError(
+                    f"NumPy computes on the cpu, not on {device!r}: name the library "
+                    f"too, e.g. backend='torch' or 'cupy'"
+                )
             self.params = host
         else:
             try:
