@@ -52,6 +52,7 @@ from typing import Any
 
 import numpy as np
 from machine import blas_here, unforced_env
+from teacher import teacher_data
 
 import nlayer
 from nlayer.distributed import Communicator, MPICommunicator, ShardPlan
@@ -85,19 +86,6 @@ def cases(smoke: bool) -> dict[str, dict[str, Any]]:
         "wide": dict(sizes=[1024, 2048, 2048, 10], opt="sgd", lr=1e-3, batch=1024,
                      m=16_384),
     }  # fmt: skip
-
-
-def teacher_data(
-    m: int, n_in: int, classes: int, seed: int = 0
-) -> tuple[np.ndarray, np.ndarray]:
-    """benchmarks/speed.py's data (copied: importing it would import PyTorch in
-    every process): float32 features, labels from a fixed random teacher."""
-    rng = np.random.default_rng(seed)
-    X = rng.standard_normal((m, n_in), dtype=np.float32)
-    T1 = rng.standard_normal((n_in, 64), dtype=np.float32) / np.sqrt(n_in)
-    T2 = rng.standard_normal((64, classes), dtype=np.float32)
-    y = np.argmax(np.tanh(X @ T1) @ T2, axis=1)
-    return X, np.eye(classes, dtype=np.float32)[y]
 
 
 def make_net(sizes: list[int]) -> nlayer.Network:
@@ -188,7 +176,8 @@ class Worker:
         return float(np.median(times)), net
 
     def case(self, name: str, case: dict[str, Any]) -> dict[str, Any]:
-        X, Y = teacher_data(case["m"], case["sizes"][0], case["sizes"][-1])
+        X, y = teacher_data(case["m"], case["sizes"][0], case["sizes"][-1])
+        Y = np.eye(case["sizes"][-1], dtype=np.float32)[y]
         warm = 4 * case["batch"]
         self.fit(case, X[:warm], Y[:warm], distributed="mpi")  # warm-up
         out: dict[str, Any] = {"steps": steps_of(case["m"], case["batch"])}

@@ -46,6 +46,7 @@ from typing import Any
 
 import numpy as np
 from machine import blas_here, gemm_peak, run_on_own_kernel
+from teacher import teacher_data
 
 import nlayer
 
@@ -71,19 +72,6 @@ def median_times(
 
 
 # -- data ----------------------------------------------------------------------
-
-
-def teacher_data(
-    m: int, n_in: int, classes: int, seed: int = 0
-) -> tuple[np.ndarray, np.ndarray]:
-    """A learnable stand-in for MNIST's shape (no download): labels from a fixed
-    random two-layer teacher network; float32 features."""
-    rng = np.random.default_rng(seed)
-    X = rng.standard_normal((m, n_in), dtype=np.float32)
-    T1 = rng.standard_normal((n_in, 64), dtype=np.float32) / np.sqrt(n_in)
-    T2 = rng.standard_normal((64, classes), dtype=np.float32)
-    y = np.argmax(np.tanh(X @ T1) @ T2, axis=1)
-    return X, y
 
 
 def squares() -> tuple[np.ndarray, np.ndarray]:

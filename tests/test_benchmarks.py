@@ -9,15 +9,21 @@ import pytest
 BENCH = Path(__file__).parent.parent / "benchmarks"
 
 
-def test_speed_script_smoke():
-    pytest.importorskip("sklearn")
+def smoke(script, *args):
+    """The script's smoke run: it succeeds, and its output is returned."""
     r = subprocess.run(
-        [sys.executable, str(BENCH / "speed.py"), "--smoke"],
+        [sys.executable, str(BENCH / script), "--smoke", *args],
         capture_output=True,
         text=True,
         timeout=600,
     )
-    assert r.returncode == 0, r.stderr
+    assert r.returncode == 0, r.stdout + r.stderr
+    return r.stdout
+
+
+def test_speed_script_smoke():
+    pytest.importorskip("sklearn")
+    out = smoke("speed.py")
     for heading in (
         "BLAS: ",
         "### tabular classification",
@@ -29,49 +35,31 @@ def test_speed_script_smoke():
         "### wide",
         "### scaling",
     ):
-        assert heading in r.stdout
-    assert "| nlayer |" in r.stdout and "of the GEMM throughput" in r.stdout
-    assert "| its GEMMs alone |" in r.stdout
+        assert heading in out
+    assert "| nlayer |" in out and "of the GEMM throughput" in out
+    assert "| its GEMMs alone |" in out
 
 
 def test_distributed_script_smoke():
     pytest.importorskip("mpi4py")
-    r = subprocess.run(
-        [sys.executable, str(BENCH / "distributed.py"), "--smoke"],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert r.returncode == 0, r.stdout + r.stderr
+    out = smoke("distributed.py")
     for part in ("### medium", "### wide", "Allgatherv", "projection to a cluster"):
-        assert part in r.stdout, part
+        assert part in out, part
 
 
 def test_tables_script_smoke():
     pytest.importorskip("pandas")
     pytest.importorskip("pyarrow")
     pytest.importorskip("sklearn")
-    r = subprocess.run(
-        [sys.executable, str(BENCH / "tables.py"), "--smoke"],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert r.returncode == 0, r.stdout + r.stderr
+    out = smoke("tables.py")
     for case in ("pandas.read_csv", "nlayer predict", "nlayer read_table"):
-        assert case in r.stdout
+        assert case in out
 
 
 def test_accuracy_script_smoke():
     pytest.importorskip("sklearn")
-    r = subprocess.run(
-        [sys.executable, str(BENCH / "accuracy.py"), "--smoke", "--no-mnist1d"],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert r.returncode == 0, r.stdout + r.stderr
-    assert "5-fold cross-validation" in r.stdout
+    out = smoke("accuracy.py", "--no-mnist1d")
+    assert "5-fold cross-validation" in out
     for data in ("| iris |", "| digits |", "| diabetes |"):
-        assert data in r.stdout
-    assert "nlayer − scikit-learn" in r.stdout
+        assert data in out
+    assert "nlayer − scikit-learn" in out
