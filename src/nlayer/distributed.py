@@ -66,9 +66,13 @@ class Communicator:
 
     def abort(self, message: str, code: int = 1) -> None:
         """End every process of the job with exit ``code``, saying why."""
+        self.say(message)
+        os._exit(code)
+
+    def say(self, message: str) -> None:
+        """``message`` on standard error, naming this process's rank."""
         print(f"nlayer: rank {self.rank} of {self.size}: {message}", file=sys.stderr)
         sys.stderr.flush()
-        os._exit(code)
 
 
 class MPICommunicator(Communicator):
@@ -106,8 +110,7 @@ class MPICommunicator(Communicator):
         return self.comm.bcast(obj, root=root)
 
     def abort(self, message: str, code: int = 1) -> None:
-        print(f"nlayer: rank {self.rank} of {self.size}: {message}", file=sys.stderr)
-        sys.stderr.flush()
+        self.say(message)
         self.comm.Abort(code)
 
 
