@@ -49,6 +49,7 @@ from machine import blas_here, gemm_peak, run_on_own_kernel
 from teacher import teacher_data
 
 import nlayer
+from nlayer import kernels
 
 HAVE_TORCH = True
 try:
@@ -69,6 +70,46 @@ def median_times(
             time.sleep(0.2)  # let the previous run's thread pools fall idle
             times[name].append(run())
     return {k: float(np.median(v)) for k, v in times.items()}
+
+
+NUMPY_ONLY = "nlayer, NumPy only"
+
+
+def numpy_only(run: Callable[[], float]) -> Callable[[], float]:
+    """The same run with nlayer's fused kernels turned off: the speed of the
+    core install, without the ``fast`` extra (the results are the same bits)."""
+
+    def wrapped() -> float:
+        with kernels.use(False):
+            return run()
+
+    return wrapped
+
+
+def with_numpy_only(
+    runs: dict[str, Callable[[], float]], run: Callable[[], float]
+) -> dict[str, Callable[[], float]]:
+    """``runs`` with a NumPy-only twin of nlayer's run after it, when the
+    kernels are installed (otherwise nlayer's own row is NumPy only)."""
+    if not kernels.available():
+        return runs
+    out: dict[str, Callable[[], float]] = {}
+    for name, r in runs.items():
+        out[name] = r
+        if name == "nlayer":
+            out[NUMPY_ONLY] = numpy_only(run)
+    return out
+
+
+def kernels_here() -> str:
+    if not kernels.available():
+        return 'fused kernels: off (numba not installed: pip install "nlayer[fast]")'
+    import numba
+
+    return (
+        f"fused kernels: numba {numba.__version__} in the nlayer rows "
+        f"(the {NUMPY_ONLY!r} rows without them)"
+    )
 
 
 # -- data ----------------------------------------------------------------------
@@ -209,6 +250,7 @@ def medium_nlayer(
     lr: float,
     batch: int,
     result: dict[str, Any],
+    name: str = "nlayer",
 ) -> Callable[[], float]:
     Y = np.eye(sizes[-1], dtype=np.float32)[y]
 
@@ -217,8 +259,8 @@ def medium_nlayer(
         t = time.perf_counter()
         h = net.fit(X, Y, epochs=1, optimizer=opt, lr=lr, batch_size=batch)
         elapsed = time.perf_counter() - t
-        result["nlayer"] = h.loss[-1]
-        result["nlayer_net"] = net
+        result[name] = h.loss[-1]
+        result[f"{name}_net"] = net
         return elapsed
 
     return run
@@ -408,13 +450,11 @@ def wide(m: int, sizes: list[int], batch: int, repeats: int) -> dict[str, float]
         return time.perf_counter() - t
 
     gemms = gemms_alone(sizes, batch, m // batch)
-    times = median_times({"GEMMs alone": gemms, "nlayer": train}, repeats)
+    runs = with_numpy_only({"GEMMs alone": gemms, "nlayer": train}, train)
+    times = median_times(runs, repeats)
     flops = flops_per_epoch(sizes, m)
-    return {
-        "gemm_s": times["GEMMs alone"],
-        "nlayer_s": times["nlayer"],
-        "gemm_gflops": flops / times["GEMMs alone"] / 1e9,
-        "nlayer_gflops": flops / times["nlayer"] / 1e9,
+    return {name: flops / t / 1e9 for name, t in times.items()} | {
+        "times": times,
         "fraction": times["GEMMs alone"] / times["nlayer"],
     }
 
@@ -443,7 +483,11 @@ def tabular_data(
 
 
 def tabular_estimators(
-    task: str, X: np.ndarray, y: np.ndarray, result: dict[str, Any]
+    task: str,
+    X: np.ndarray,
+    y: np.ndarray,
+    result: dict[str, Any],
+    nlayer_name: str = "nlayer",
 ) -> dict[str, Callable[[], float]]:
     """nlayer's and scikit-learn's estimators with the same settings (every
     other parameter at its default), each fit timed as a whole."""
@@ -456,7 +500,7 @@ def tabular_estimators(
         max_iter=TABULAR["epochs"], solver="adam", random_state=0,
     )  # fmt: skip
     pairs = {
-        "nlayer": NLayerClassifier if task == "classification" else NLayerRegressor,
+        nlayer_name: NLayerClassifier if task == "classification" else NLayerRegressor,
         "scikit-learn": MLPClassifier if task == "classification" else MLPRegressor,
     }
 
@@ -555,8 +599,9 @@ def lbfgs_runs(
 
         return run
 
-    return {"nlayer": timed("nlayer", NLayerClassifier),
+    runs = {"nlayer": timed("nlayer", NLayerClassifier),
             "scikit-learn": timed("scikit-learn", MLPClassifier)}  # fmt: skip
+    return with_numpy_only(runs, timed(NUMPY_ONLY, NLayerClassifier))
 
 
 # -- memory --------------------------------------------------------------------
@@ -567,6 +612,7 @@ import json, sys, numpy as np
 sys.path.insert(0, sys.argv[1])
 from speed import teacher_data, MEDIUM
 import nlayer
+from nlayer import kernels
 def status(field):  # kB figures from the kernel's view of this process
     for line in open("/proc/self/status"):
         if line.startswith(field + ":"):
@@ -576,6 +622,9 @@ m = int(sys.argv[2])
 X, y = teacher_data(m, MEDIUM[0], MEDIUM[-1])
 Y = np.eye(MEDIUM[-1], dtype=np.float32)[y]
 del y
+loading = status("VmRSS")
+nlayer.kernels.get()  # numba and its compiler, when installed: once a process
+kernels = status("VmRSS") - loading
 with open("/proc/self/clear_refs", "w") as f:
     f.write("5")  # resets the peak (VmHWM) to the current resident size
 before = status("VmRSS")
@@ -583,7 +632,7 @@ net = nlayer.Network(MEDIUM, ["relu", "relu", "softmax"], loss="cross_entropy",
                      seed=0, dtype="float32")
 net.fit(X, Y, epochs=2, optimizer="adam", lr=1e-3, batch_size=128)
 print(json.dumps({"data_bytes": X.nbytes + Y.nbytes, "baseline": baseline,
-                  "before": before, "peak": status("VmHWM")}))
+                  "before": before, "peak": status("VmHWM"), "kernels": kernels}))
 """
 
 
@@ -609,6 +658,7 @@ def memory(m: int) -> dict[str, float]:
         "data_mb": r["data_bytes"] / 2**20,
         "peak_over_baseline_mb": (r["peak"] - r["baseline"]) / 2**20,
         "training_extra_mb": (r["peak"] - r["before"]) / 2**20,
+        "kernels_mb": r["kernels"] / 2**20,
     }
 
 
@@ -641,6 +691,7 @@ def main(argv: list[str] | None = None) -> None:
         + (f", PyTorch {torch.__version__}" if HAVE_TORCH else "")
         + f"; {threads} threads; medians of {repeats} interleaved runs"
     )
+    print(kernels_here())
     print(
         f"BLAS: {blas_here()}; one {2048 if not smoke else 512}² GEMM: "
         f"{gemm_peak('float32', 512 if smoke else 2048):.0f} GFLOP/s in float32, "
@@ -658,6 +709,7 @@ def main(argv: list[str] | None = None) -> None:
             "NumPy by hand": tiny_numpy(epochs),
             "scikit-learn": tiny_sklearn(epochs),
         }
+        runs = with_numpy_only(runs, tiny_nlayer(epochs))
         if HAVE_TORCH:
             runs["PyTorch"] = tiny_torch(epochs)
         t = median_times(runs, repeats)
@@ -686,7 +738,8 @@ def main(argv: list[str] | None = None) -> None:
             if opt == "adam":
                 runs["scikit-learn"] = medium_sklearn(X, y, MEDIUM, lr, 128, result)
             runs["its GEMMs alone"] = gemms_alone(MEDIUM, 128, -(-m // 128))
-            t = median_times(runs, repeats)
+            twin = medium_nlayer(X, y, MEDIUM, opt, lr, 128, result, NUMPY_ONLY)
+            t = median_times(with_numpy_only(runs, twin), repeats)
             print(
                 f"### medium, {opt}: {MEDIUM} ReLU/softmax, batch 128, {m} samples, "
                 "1 epoch, float32\n"
@@ -717,13 +770,9 @@ def main(argv: list[str] | None = None) -> None:
         w = wide(m, sizes, batch, repeats)
         print(f"### wide: {sizes}, batch {batch}, {m} samples, SGD, float32\n")
         print("| | time per epoch | GFLOP/s |\n|---|---|---|")
-        print(
-            f"| NumPy GEMMs of the same shapes | {fmt_s(w['gemm_s'])} | "
-            f"{w['gemm_gflops']:.0f} |"
-        )
-        print(
-            f"| nlayer training | {fmt_s(w['nlayer_s'])} | {w['nlayer_gflops']:.0f} |"
-        )
+        for name, s in w["times"].items():
+            label = "NumPy GEMMs of the same shapes" if name == "GEMMs alone" else name
+            print(f"| {label} | {fmt_s(s)} | {w[name]:.0f} |")
         print(f"\nnlayer reaches {w['fraction']:.0%} of the GEMM throughput.\n")
 
     if "memory" in args.cases:
@@ -735,7 +784,13 @@ def main(argv: list[str] | None = None) -> None:
                 f"the peak resident memory stood {r['peak_over_baseline_mb']:.0f} MB "
                 "above the bare interpreter with NumPy, of which "
                 f"{r['training_extra_mb']:.1f} MB beyond the data: the network, "
-                "its optimiser and its work buffers\n"
+                "its optimiser and its work buffers"
+                + (
+                    f" (and the fused kernels' compiled code); loading numba took "
+                    f"{r['kernels_mb']:.0f} MB before that, once a process\n"
+                    if kernels.available()
+                    else "\n"
+                )
             )
 
     if "scaling" in args.cases:
@@ -768,6 +823,8 @@ def tabular_report(smoke: bool, repeats: int) -> None:
     for task, labels in (("classification", y), ("regression", target)):
         result: dict[str, Any] = {}
         runs = tabular_estimators(task, X[:m], labels[:m], result)
+        twin = tabular_estimators(task, X[:m], labels[:m], result, NUMPY_ONLY)
+        runs = with_numpy_only(runs, twin[NUMPY_ONLY])
         if HAVE_TORCH:
             runs["PyTorch"] = tabular_torch(task, X[:m], labels[:m], result)
         t = median_times(runs, repeats)

@@ -21,9 +21,13 @@ ALLOWED = {
     "registry": set(),
     "history": set(),
     "initializers": {"registry"},
-    "activations": {"backend", "checks", "registry"},
-    "losses": {"backend", "checks", "registry"},
-    "optimizers": {"backend", "checks", "registry"},
+    # the optional compiled loops: kernels imports kernels_numba when first
+    # asked, and only kernels_numba imports numba
+    "kernels": {"kernels_numba"},
+    "kernels_numba": set(),
+    "activations": {"backend", "checks", "kernels", "registry"},
+    "losses": {"backend", "checks", "kernels", "registry"},
+    "optimizers": {"backend", "checks", "kernels", "registry"},
     "workspace": {"backend"},
     "metrics": {"backend"},
     "state": {"backend", "history"},
@@ -59,6 +63,9 @@ LAZY = {
     "training": {"scipy", "threadpoolctl"},  # L-BFGS; one BLAS thread when small
     "distributed": {"mpi4py", "torch"},  # the communication engines
 }
+#: modules that are themselves imported lazily, and the optional library each
+#: imports at its top
+OPTIONAL = {"kernels_numba": {"numba"}}
 #: the outer ring: nothing in the core imports these
 OUTER = {"tables", "data", "model", "io", "plotting", "cli", "estimators"}
 OUTER |= {"onnx", "export"}
@@ -106,7 +113,7 @@ def test_core_modules_import_downwards_and_numpy_only():
             if top == "nlayer":
                 assert name in allowed, f"{module} imports {name}"
             else:
-                lazy = top in LAZY.get(module, set())
+                lazy = top in LAZY.get(module, set()) | OPTIONAL.get(module, set())
                 assert top in STDLIB or top == "numpy" or lazy, (
                     f"{module} imports {name}"
                 )
@@ -118,6 +125,14 @@ def test_core_modules_import_downwards_and_numpy_only():
                     getattr(node, "module", "") or ""
                 ]
                 assert not {n.split(".")[0] for n in names} & libraries, module
+
+
+def test_optional_modules_are_imported_only_inside_functions():
+    for module in MODULES:
+        for node in ast.parse((SRC / f"{module}.py").read_text()).body:
+            if isinstance(node, ast.ImportFrom) and node.level:
+                names = {a.name for a in node.names} | {node.module or ""}
+                assert not names & set(OPTIONAL), f"{module} imports {names}"
 
 
 def test_the_core_never_imports_the_outer_ring():

@@ -25,6 +25,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from . import kernels
 from .backend import Array, xp_of
 from .checks import non_negative
 from .registry import as_object, lookup, register
@@ -61,6 +62,9 @@ class Activation:
         # written from its parent's formulas
         if "forward" in cls.__dict__ and "forward_into" not in cls.__dict__:
             cls.forward_into = Activation.forward_into  # type: ignore[method-assign]
+        forward = "forward" in cls.__dict__ or "forward_into" in cls.__dict__
+        if forward and "bias_forward_into" not in cls.__dict__:
+            cls.bias_forward_into = Activation.bias_forward_into  # type: ignore[method-assign]
         redefined = "derivative" in cls.__dict__ or "backward" in cls.__dict__
         if redefined and "backward_into" not in cls.__dict__:
             cls.backward_into = Activation.backward_into  # type: ignore[method-assign]
@@ -68,6 +72,16 @@ class Activation:
     def forward_into(self, z: Array, out: Array) -> Array:
         """σ(z), written into ``out`` where the activation can; returns it."""
         return self.forward(z)
+
+    def bias_forward_into(self, z: Array, b: Array, out: Array) -> Array:
+        """Z += b (z: (m, n), b: (n,)), then :meth:`forward_into`; returns H.
+        The training step's forward, in one pass where a kernel fuses both."""
+        k = kernels.usable(2, z, bias=b)
+        if k is not None:
+            k.bias(z, b)  # z += b, bit-identical
+        else:
+            z += b
+        return self.forward_into(z, out)
 
     def backward_into(self, dH: Array, Z: Array, H: Array) -> Array:
         """dZ = dH ⊙ σ′(Z), written over ``dH`` where it can; returns dZ."""
@@ -107,6 +121,10 @@ class Sigmoid(Activation):
     def backward_into(self, dH: Array, Z: Array, H: Array) -> Array:
         if not (isinstance(dH, np.ndarray) and isinstance(H, np.ndarray)):
             return self.backward(dH, Z, H)
+        k = kernels.usable(2, dH, H)
+        if k is not None:  # the line below in one pass, bit-identical
+            k.sigmoid_backward(dH, H, H.dtype.type(1))
+            return dH
         dH *= H * (1 - H)
         return dH
 
@@ -133,6 +151,10 @@ class Tanh(Activation):
     def backward_into(self, dH: Array, Z: Array, H: Array) -> Array:
         if not (isinstance(dH, np.ndarray) and isinstance(H, np.ndarray)):
             return self.backward(dH, Z, H)
+        k = kernels.usable(2, dH, H)
+        if k is not None:  # the line below in one pass, bit-identical
+            k.tanh_backward(dH, H, H.dtype.type(1))
+            return dH
         dH *= 1 - H * H
         return dH
 
@@ -157,9 +179,20 @@ class ReLU(Activation):
             return self.forward(z)
         return np.maximum(z, 0, out=out)
 
+    def bias_forward_into(self, z: Array, b: Array, out: Array) -> Array:
+        k = kernels.usable(2, z, out, bias=b)
+        if k is None:
+            return super().bias_forward_into(z, b, out)
+        k.bias_relu(z, b, out)  # z += b; out = max(z, 0): bit-identical
+        return out
+
     def backward_into(self, dH: Array, Z: Array, H: Array) -> Array:
         if not (isinstance(dH, np.ndarray) and isinstance(Z, np.ndarray)):
             return self.backward(dH, Z, H)
+        k = kernels.usable(2, dH, Z)
+        if k is not None:  # the line below in one pass, bit-identical
+            k.relu_backward(dH, Z)
+            return dH
         dH *= Z > 0  # multiplying by the mask: no float copy of σ′ is made
         return dH
 
@@ -262,6 +295,14 @@ class Softmax(Activation):
     def forward_into(self, z: Array, out: Array) -> Array:
         if not (isinstance(z, np.ndarray) and isinstance(out, np.ndarray)):
             return self.forward(z)
+        k = kernels.usable(2, z, out)
+        if (
+            k is not None and z.shape[1] <= k.MAX_ROW
+        ):  # the three lines below, bit-identical: the row max
+            k.shift_rows(z, out)  # and sum over a few columns are slow in NumPy
+            np.exp(out, out=out)
+            k.normalise_rows(out, out.dtype.type(0))
+            return out
         np.subtract(z, z.max(axis=-1, keepdims=True), out=out)
         np.exp(out, out=out)
         out /= out.sum(axis=-1, keepdims=True)

@@ -351,8 +351,11 @@ class Network:
                 Z_l = np.matmul(H[l], W)
             else:
                 Z_l = H[l] @ W
-            Z_l += b  # Z = H_prev W + b, the bias added in place
-            H_l = act.forward(Z_l) if work is None else act.forward_into(Z_l, work.H[l])
+            if work is None:
+                Z_l += b  # Z = H_prev W + b, the bias added in place
+                H_l = act.forward(Z_l)
+            else:  # the same two lines into the workspace, one pass where fused
+                H_l = act.bias_forward_into(Z_l, b, work.H[l])
             if masks is not None and l < len(masks) and masks[l] is not None:
                 H_l = H_l * masks[l]  # dropout: D = σ(Z) ⊙ M, M = 0 or 1/(1 − p)
             Z.append(Z_l)

@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from . import kernels
 from .backend import (
     Array,
     divide_into,
@@ -75,7 +76,8 @@ class Optimizer:
         self, params: Array, grads: Array, n_weights: int, lr: float | None = None
     ) -> None:
         """One update of ``params`` in place; ``lr`` overrides ``self.lr`` for this
-        step only (the training loop's schedule passes it, leaving ``self.lr``)."""
+        step only (the training loop's schedule passes it, leaving ``self.lr``).
+        ``grads`` is scratch: the update may write into it."""
         self.t += 1
         self._update(params, grads, n_weights, self.lr if lr is None else lr)
 
@@ -101,6 +103,14 @@ class SGD(Optimizer):
             raise ValueError("sgd: nesterov=True needs a momentum > 0")
 
     def _update(self, params: Array, grads: Array, n_weights: int, lr: float) -> None:
+        # without momentum the kernel leaves v alone: params stands in for it
+        v = self._buffer("velocity", params) if self.momentum else params
+        k = kernels.usable(1, params, grads, v)
+        if k is not None:  # the lines below, fused into one pass (bit-identical)
+            dt = params.dtype.type
+            wd, mu = dt(self.weight_decay), dt(self.momentum)
+            k.sgd(params, grads, v, n_weights, wd, mu, dt(lr), self.nesterov)
+            return
         g = self._l2(params, grads, n_weights)  # grads is scratch: no new arrays
         if self.momentum:
             v = self._buffer("velocity", params)
@@ -134,27 +144,39 @@ class Adam(Optimizer):
         check_number(f"{self.name}: beta2", self.beta2, 0, 1, hi_open=True)
         check_number(f"{self.name}: eps", self.eps, 0, lo_open=True)
 
-    def _adam(self, params: Array, g: Array, lr: float) -> None:
+    def _adam(
+        self, params: Array, g: Array, n_weights: int, wd: float, lr: float
+    ) -> None:
+        """The update, with L2 of strength ``wd`` on the first n_weights entries."""
         # The moments are kept as M = m/(1−β₁) and V = v/(1−β₂): M ← β₁M + g and
         # V ← β₂V + g² save a pass each, and the constants fold into two scalars:
         # α·m̂/(√v̂ + ε) = s·M/(√V + ε/c), c = √((1−β₂)/(1−β₂ᵗ)),
         # s = α(1−β₁)/((1−β₁ᵗ)·c). Ten passes over the buffer, no new arrays.
-        b1, b2, tmp = self.beta1, self.beta2, self._tmp(params)
+        b1, b2 = self.beta1, self.beta2
         M, V = self._buffer("M", params), self._buffer("V", params)
+        c = math.sqrt((1 - b2) / (1 - b2**self.t))
+        s = lr * (1 - b1) / ((1 - b1**self.t) * c)
+        k = kernels.usable(1, params, g, M, V)
+        if k is not None:  # the lines below, fused into one pass (bit-identical)
+            dt = params.dtype.type
+            eps_c = dt(self.eps / c)
+            k.adam(params, g, M, V, n_weights, dt(wd), dt(b1), dt(b2), eps_c, dt(s))
+            return
+        g = self._l2(params, g, n_weights) if wd else g
+        tmp = self._tmp(params)
         M *= b1
         M += g
         multiply_into(g, g, tmp)
         V *= b2
         V += tmp
-        c = math.sqrt((1 - b2) / (1 - b2**self.t))
         sqrt_into(V, tmp)
         tmp += self.eps / c
         divide_into(M, tmp, tmp)
-        tmp *= lr * (1 - b1) / ((1 - b1**self.t) * c)
+        tmp *= s
         params -= tmp
 
     def _update(self, params: Array, grads: Array, n_weights: int, lr: float) -> None:
-        self._adam(params, self._l2(params, grads, n_weights), lr)
+        self._adam(params, grads, n_weights, self.weight_decay, lr)
 
 
 @dataclass
@@ -168,7 +190,7 @@ class AdamW(Adam):
     def _update(self, params: Array, grads: Array, n_weights: int, lr: float) -> None:
         if self.weight_decay:
             params[:n_weights] *= 1 - lr * self.weight_decay
-        self._adam(params, grads, lr)
+        self._adam(params, grads, n_weights, 0.0, lr)  # no L2: decay is decoupled
 
 
 @dataclass
@@ -188,12 +210,17 @@ class RMSprop(Optimizer):
 
     def _update(self, params: Array, grads: Array, n_weights: int, lr: float) -> None:
         # kept as V = v/(1−ρ), as Adam's: √v = c√V with c = √(1−ρ)
+        V, c = self._buffer("V", params), math.sqrt(1 - self.rho)
+        k = kernels.usable(1, params, grads, V)
+        if k is not None:  # the lines below, fused into one pass (bit-identical)
+            dt = params.dtype.type
+            wd, rho, eps_c = dt(self.weight_decay), dt(self.rho), dt(self.eps / c)
+            k.rmsprop(params, grads, V, n_weights, wd, rho, eps_c, dt(lr / c))
+            return
         g, tmp = self._l2(params, grads, n_weights), self._tmp(params)
-        V = self._buffer("V", params)
         V *= self.rho
         multiply_into(g, g, tmp)
         V += tmp
-        c = math.sqrt(1 - self.rho)
         sqrt_into(V, tmp)
         tmp += self.eps / c
         divide_into(g, tmp, tmp)

@@ -1,0 +1,102 @@
+"""Fused loops for a training step's element-wise work: optional, with numba.
+
+NumPy makes one pass over memory, and one Python call, per operation: Adam's
+update is ten of each, a ReLU layer's bias, σ and σ′ three. Where numba is
+installed (``pip install "nlayer[fast]"``), these loops do each in one pass.
+
+Every kernel computes exactly what the NumPy lines beside its caller compute:
+the same operations, in the same order, rounded to the same dtype (scalars
+are cast to the arrays' dtype first, as NumPy casts a Python float), with no
+fast-math and no fused multiply-add. Results are therefore bit-identical with
+and without numba — the tests compare the two paths with ``array_equal`` —
+so installing the extra changes a run's speed and nothing else.
+
+``error_model="numpy"`` lets a division by zero give inf as NumPy's does,
+instead of numba's Python-style check, which also keeps the loops vectorised.
+
+numba is imported on first use, not with nlayer; ``NLAYER_KERNELS=0`` in the
+environment, or :func:`use` (False), keeps the NumPy path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+_kernels: Any = None  # the compiled kernels module; False: numba is missing
+_enabled = os.environ.get("NLAYER_KERNELS", "1").strip().lower() not in {
+    "0",
+    "false",
+    "no",
+    "off",
+}
+
+
+def get() -> Any:
+    """The compiled kernels, or None where numba is missing or they are off."""
+    global _kernels
+    if not _enabled:
+        return None
+    if _kernels is None:
+        _kernels = _compile() or False
+    return _kernels or None
+
+
+def available() -> bool:
+    """Whether training uses the fused kernels (numba installed, not turned off)."""
+    return get() is not None
+
+
+@contextlib.contextmanager
+def use(enabled: bool) -> Iterator[None]:
+    """Turn the kernels on or off inside a ``with`` block (tests, benchmarks)."""
+    global _enabled
+    before, _enabled = _enabled, enabled
+    try:
+        yield
+    finally:
+        _enabled = before
+
+
+def usable(ndim: int, *arrays: Any, bias: Any = None) -> Any:
+    """The kernels when ``arrays`` are writeable, C-ordered NumPy arrays of one
+    shape with ``ndim`` dimensions and one dtype, float32 or float64 (and
+    ``bias``, if given, a vector as long as their rows), else None: NumPy then
+    runs the same lines, and raises its own errors for what it cannot take."""
+    k = get()
+    if k is None:
+        return None
+    A0 = arrays[0]
+    if type(A0) is not np.ndarray:  # another array library
+        return None
+    dt, shape = A0.dtype, A0.shape
+    if dt.kind != "f" or dt.itemsize not in (4, 8) or len(shape) != ndim or 0 in shape:
+        return None
+    if bias is not None:
+        if not _plain(bias, dt) or bias.shape != shape[-1:]:
+            return None
+    for A in arrays:
+        if not _plain(A, dt) or A.shape != shape:
+            return None
+    return k
+
+
+def _plain(A: Any, dt: np.dtype) -> bool:
+    return (
+        type(A) is np.ndarray
+        and A.dtype == dt
+        and A.flags.c_contiguous
+        and A.flags.writeable
+    )
+
+
+def _compile() -> Any:
+    try:
+        from . import kernels_numba
+    except ImportError:  # numba is not installed
+        return None
+    return kernels_numba

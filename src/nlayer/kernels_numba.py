@@ -1,0 +1,212 @@
+"""The compiled loops of :mod:`nlayer.kernels` (numba; reached only through it).
+
+Each is the NumPy code in its comment, element by element, in the same order
+and the same dtype: scalars come in already cast to the arrays' dtype (a
+``one`` or ``zero`` argument where the NumPy line has a literal), because a
+Python number here would widen float32 arithmetic to float64. numba compiles
+one version per dtype on first use and caches it beside this file.
+"""
+
+# mypy: ignore-errors
+import math
+
+import numba
+
+_jit = numba.njit(cache=True, error_model="numpy", nogil=True)
+
+
+# -- optimisers: the flat buffers, one pass -----------------------------------
+# g is scratch (Optimizer.step): the NumPy lines write into it, these need not.
+
+
+@_jit
+def adam(p, g, M, V, n_weights, wd, b1, b2, eps_c, s):
+    # Optimizer._l2 (when wd), then Adam._adam:
+    # M *= b1; M += g; V *= b2; V += g*g; p -= M / (sqrt(V) + eps_c) * s
+    for i in range(p.size):
+        gi = g[i]
+        if wd != 0 and i < n_weights:
+            gi = gi + p[i] * wd
+        m = M[i] * b1 + gi
+        v = V[i] * b2 + gi * gi
+        M[i] = m
+        V[i] = v
+        p[i] -= m / (math.sqrt(v) + eps_c) * s
+
+
+@_jit
+def rmsprop(p, g, V, n_weights, wd, rho, eps_c, s):
+    # Optimizer._l2, then V *= rho; V += g*g; p -= g / (sqrt(V) + eps_c) * s
+    for i in range(p.size):
+        gi = g[i]
+        if wd != 0 and i < n_weights:
+            gi = gi + p[i] * wd
+        v = V[i] * rho + gi * gi
+        V[i] = v
+        p[i] -= gi / (math.sqrt(v) + eps_c) * s
+
+
+@_jit
+def sgd(p, g, v, n_weights, wd, mu, lr, nesterov):
+    # Optimizer._l2, then SGD._update: with momentum v *= mu; v += g and
+    # g = v*lr (Nesterov: g = (g + mu*v)*lr), else g *= lr; p -= g.
+    # mu = 0 leaves v alone.
+    for i in range(p.size):
+        gi = g[i]
+        if wd != 0 and i < n_weights:
+            gi = gi + p[i] * wd
+        if mu != 0:
+            vi = v[i] * mu + gi
+            v[i] = vi
+            gi = (gi + vi * mu) * lr if nesterov else vi * lr
+        else:
+            gi = gi * lr
+        p[i] -= gi
+
+
+# -- a layer: (m, n) C-ordered matrices, b (n,) --------------------------------
+
+
+@_jit
+def bias(Z, b):
+    # Z += b
+    m, n = Z.shape
+    for i in range(m):
+        for j in range(n):
+            Z[i, j] = Z[i, j] + b[j]
+
+
+@_jit
+def bias_relu(Z, b, H):
+    # Z += b; np.maximum(Z, 0, out=H): NaN kept, max(-0, 0) is +0
+    m, n = Z.shape
+    for i in range(m):
+        for j in range(n):
+            z = Z[i, j] + b[j]
+            Z[i, j] = z
+            H[i, j] = z if (z > 0 or z != z) else 0
+
+
+@_jit
+def relu_backward(dH, Z):
+    # dH *= Z > 0
+    m, n = dH.shape
+    for i in range(m):
+        for j in range(n):
+            dH[i, j] = dH[i, j] * (1 if Z[i, j] > 0 else 0)
+
+
+@_jit
+def tanh_backward(dH, H, one):
+    # dH *= 1 - H * H
+    m, n = dH.shape
+    for i in range(m):
+        for j in range(n):
+            h = H[i, j]
+            dH[i, j] = dH[i, j] * (one - h * h)
+
+
+@_jit
+def sigmoid_backward(dH, H, one):
+    # dH *= H * (1 - H)
+    m, n = dH.shape
+    for i in range(m):
+        for j in range(n):
+            h = H[i, j]
+            dH[i, j] = dH[i, j] * (h * (one - h))
+
+
+# -- rows: softmax and cross-entropy -----------------------------------------
+
+
+# NumPy sums a row of n entries pairwise: below 8 one by one from 0, up to 128
+# in eight running sums, above that the two halves (split at a multiple of 8)
+# separately; a row's sum here then has the bits of NumPy's A.sum(axis=1).
+# _sum0 … _sum3 are that recursion unrolled three levels deep (numba cannot
+# cache a recursive function): every row of up to 968 entries (the halves are
+# not quite even); longer rows stay with NumPy.
+MAX_ROW = 968
+
+
+@_jit
+def _sum0(a, i, lo, n, zero):
+    if n < 8:
+        res = zero
+        for j in range(lo, lo + n):
+            res += a[i, j]
+        return res
+    r0, r1, r2, r3 = a[i, lo], a[i, lo + 1], a[i, lo + 2], a[i, lo + 3]
+    r4, r5, r6, r7 = a[i, lo + 4], a[i, lo + 5], a[i, lo + 6], a[i, lo + 7]
+    j = lo + 8
+    end = lo + n - n % 8
+    while j < end:
+        r0 += a[i, j]
+        r1 += a[i, j + 1]
+        r2 += a[i, j + 2]
+        r3 += a[i, j + 3]
+        r4 += a[i, j + 4]
+        r5 += a[i, j + 5]
+        r6 += a[i, j + 6]
+        r7 += a[i, j + 7]
+        j += 8
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while j < lo + n:
+        res += a[i, j]
+        j += 1
+    return res
+
+
+@_jit
+def _sum1(a, i, lo, n, zero):
+    if n <= 128:
+        return _sum0(a, i, lo, n, zero)
+    n2 = n // 2 - n // 2 % 8
+    return _sum0(a, i, lo, n2, zero) + _sum0(a, i, lo + n2, n - n2, zero)
+
+
+@_jit
+def _sum2(a, i, lo, n, zero):
+    if n <= 128:
+        return _sum0(a, i, lo, n, zero)
+    n2 = n // 2 - n // 2 % 8
+    return _sum1(a, i, lo, n2, zero) + _sum1(a, i, lo + n2, n - n2, zero)
+
+
+@_jit
+def _sum3(a, i, lo, n, zero):
+    if n <= 128:
+        return _sum0(a, i, lo, n, zero)
+    n2 = n // 2 - n // 2 % 8
+    return _sum2(a, i, lo, n2, zero) + _sum2(a, i, lo + n2, n - n2, zero)
+
+
+@_jit
+def row_sums(A, out, zero):
+    # out[:] = A.sum(axis=1)
+    for i in range(A.shape[0]):
+        out[i] = zero + _sum3(A, i, 0, A.shape[1], zero)
+
+
+@_jit
+def shift_rows(Z, out):
+    # out = Z - Z.max(axis=1, keepdims=True)  (a row with NaN: all NaN)
+    m, n = Z.shape
+    for i in range(m):
+        top = Z[i, 0]
+        for j in range(1, n):
+            z = Z[i, j]
+            if z > top or z != z:
+                top = z
+                if z != z:
+                    break
+        for j in range(n):
+            out[i, j] = Z[i, j] - top
+
+
+@_jit
+def normalise_rows(E, zero):
+    # E /= E.sum(axis=1, keepdims=True)
+    for i in range(E.shape[0]):
+        s = zero + _sum3(E, i, 0, E.shape[1], zero)
+        for j in range(E.shape[1]):
+            E[i, j] = E[i, j] / s
