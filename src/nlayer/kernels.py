@@ -63,35 +63,28 @@ def use(enabled: bool) -> Iterator[None]:
 
 
 def usable(ndim: int, *arrays: Any, bias: Any = None) -> Any:
-    """The kernels when ``arrays`` are writeable, C-ordered NumPy arrays of one
-    shape with ``ndim`` dimensions and one dtype, float32 or float64 (and
-    ``bias``, if given, a vector as long as their rows), else None: NumPy then
-    runs the same lines, and raises its own errors for what it cannot take."""
-    k = get()
-    if k is None:
-        return None
+    """The kernels when ``arrays`` are writeable NumPy arrays of one shape with
+    ``ndim`` dimensions and one dtype, float32 or float64 (and ``bias``, if
+    given, a vector of it as long as their rows), else None: NumPy then runs
+    the same lines, and raises its own errors for what it cannot take.
+    Strided arrays are fine (numba compiles a loop for their layout)."""
+    k = _kernels if (_enabled and _kernels is not None) else get()
     A0 = arrays[0]
-    if type(A0) is not np.ndarray:  # another array library
+    if not k or type(A0) is not np.ndarray:  # no kernels, or another library
         return None
     dt, shape = A0.dtype, A0.shape
-    if dt.kind != "f" or dt.itemsize not in (4, 8) or len(shape) != ndim or 0 in shape:
+    if dt.char not in "fd" or len(shape) != ndim or not A0.size:
         return None
-    if bias is not None:
-        if not _plain(bias, dt) or bias.shape != shape[-1:]:
+    for A in arrays:  # `is`: NumPy's float dtypes are singletons
+        if not (type(A) is np.ndarray and A.dtype is dt and A.shape == shape):
             return None
-    for A in arrays:
-        if not _plain(A, dt) or A.shape != shape:
+        if not A.flags.writeable:
             return None
+    if bias is not None and not (
+        type(bias) is np.ndarray and bias.dtype is dt and bias.shape == shape[-1:]
+    ):
+        return None
     return k
-
-
-def _plain(A: Any, dt: np.dtype) -> bool:
-    return (
-        type(A) is np.ndarray
-        and A.dtype == dt
-        and A.flags.c_contiguous
-        and A.flags.writeable
-    )
 
 
 def _compile() -> Any:

@@ -11,8 +11,10 @@ one version per dtype on first use and caches it beside this file.
 import math
 
 import numba
+import numpy as np
 
 _jit = numba.njit(cache=True, error_model="numpy", nogil=True)
+_inline = numba.njit(cache=True, error_model="numpy", nogil=True, inline="always")
 
 
 # -- optimisers: the flat buffers, one pass -----------------------------------
@@ -120,26 +122,23 @@ def sigmoid_backward(dH, H, one):
 
 
 # NumPy sums a row of n entries pairwise: below 8 one by one from 0, up to 128
-# in eight running sums, above that the two halves (split at a multiple of 8)
-# separately; a row's sum here then has the bits of NumPy's A.sum(axis=1).
-# _sum0 … _sum3 are that recursion unrolled three levels deep (numba cannot
-# cache a recursive function): every row of up to 968 entries (the halves are
-# not quite even); longer rows stay with NumPy.
-MAX_ROW = 968
+# in eight running sums, above that the two halves separately. _sum0 is the
+# first two cases, so that a row's sum here has the bits of NumPy's
+# A.sum(axis=1); longer rows (over 128 classes) stay with NumPy.
+MAX_ROW = 128
 
 
-@_jit
-def _sum0(a, i, lo, n, zero):
+@_inline  # into row_sums: a call per row would cost more than the sum
+def _sum0(a, i, n, zero):
     if n < 8:
         res = zero
-        for j in range(lo, lo + n):
+        for j in range(n):
             res += a[i, j]
         return res
-    r0, r1, r2, r3 = a[i, lo], a[i, lo + 1], a[i, lo + 2], a[i, lo + 3]
-    r4, r5, r6, r7 = a[i, lo + 4], a[i, lo + 5], a[i, lo + 6], a[i, lo + 7]
-    j = lo + 8
-    end = lo + n - n % 8
-    while j < end:
+    r0, r1, r2, r3 = a[i, 0], a[i, 1], a[i, 2], a[i, 3]
+    r4, r5, r6, r7 = a[i, 4], a[i, 5], a[i, 6], a[i, 7]
+    j = 8
+    while j < n - n % 8:
         r0 += a[i, j]
         r1 += a[i, j + 1]
         r2 += a[i, j + 2]
@@ -150,41 +149,27 @@ def _sum0(a, i, lo, n, zero):
         r7 += a[i, j + 7]
         j += 8
     res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
-    while j < lo + n:
+    while j < n:
         res += a[i, j]
         j += 1
     return res
 
 
 @_jit
-def _sum1(a, i, lo, n, zero):
-    if n <= 128:
-        return _sum0(a, i, lo, n, zero)
-    n2 = n // 2 - n // 2 % 8
-    return _sum0(a, i, lo, n2, zero) + _sum0(a, i, lo + n2, n - n2, zero)
-
-
-@_jit
-def _sum2(a, i, lo, n, zero):
-    if n <= 128:
-        return _sum0(a, i, lo, n, zero)
-    n2 = n // 2 - n // 2 % 8
-    return _sum1(a, i, lo, n2, zero) + _sum1(a, i, lo + n2, n - n2, zero)
-
-
-@_jit
-def _sum3(a, i, lo, n, zero):
-    if n <= 128:
-        return _sum0(a, i, lo, n, zero)
-    n2 = n // 2 - n // 2 % 8
-    return _sum2(a, i, lo, n2, zero) + _sum2(a, i, lo + n2, n - n2, zero)
-
-
-@_jit
 def row_sums(A, out, zero):
     # out[:] = A.sum(axis=1)
-    for i in range(A.shape[0]):
-        out[i] = zero + _sum3(A, i, 0, A.shape[1], zero)
+    m, n = A.shape
+    if n < 8:  # a few columns: the same order, but every row at once (no chain)
+        for i in range(m):
+            out[i] = zero
+        for j in range(n):
+            for i in range(m):
+                out[i] += A[i, j]
+        for i in range(m):
+            out[i] = zero + out[i]  # NumPy adds the row's sum to its identity
+        return
+    for i in range(m):
+        out[i] = zero + _sum0(A, i, n, zero)
 
 
 @_jit
@@ -206,7 +191,9 @@ def shift_rows(Z, out):
 @_jit
 def normalise_rows(E, zero):
     # E /= E.sum(axis=1, keepdims=True)
-    for i in range(E.shape[0]):
-        s = zero + _sum3(E, i, 0, E.shape[1], zero)
-        for j in range(E.shape[1]):
-            E[i, j] = E[i, j] / s
+    m, n = E.shape
+    sums = np.empty(m, E.dtype)
+    row_sums(E, sums, zero)
+    for i in range(m):
+        for j in range(n):
+            E[i, j] = E[i, j] / sums[i]
