@@ -622,9 +622,16 @@ m = int(sys.argv[2])
 X, y = teacher_data(m, MEDIUM[0], MEDIUM[-1])
 Y = np.eye(MEDIUM[-1], dtype=np.float32)[y]
 del y
-loading = status("VmRSS")
-nlayer.kernels.get()  # numba and its compiler, when installed: once a process
-kernels = status("VmRSS") - loading
+# the fused kernels, when installed: numba, LLVM and the compiled loops, once a
+# process (a fit of a tiny network of the same kinds loads every loop the
+# medium one runs, and allocates next to nothing)
+anon, file = status("RssAnon"), status("RssFile")
+tiny = nlayer.Network([4, 3, 3, 2], ["relu", "relu", "softmax"],
+                      loss="cross_entropy", seed=0, dtype="float32")
+tiny.fit(np.ones((8, 4), np.float32), np.eye(2, dtype=np.float32)[[0, 1] * 4],
+         epochs=1, optimizer="adam", lr=1e-3, batch_size=4)
+del tiny
+kernels = [status("RssAnon") - anon, status("RssFile") - file]
 with open("/proc/self/clear_refs", "w") as f:
     f.write("5")  # resets the peak (VmHWM) to the current resident size
 before = status("VmRSS")
@@ -636,11 +643,12 @@ print(json.dumps({"data_bytes": X.nbytes + Y.nbytes, "baseline": baseline,
 """
 
 
-def memory(m: int) -> dict[str, float]:
+def memory(m: int, fused: bool) -> dict[str, Any]:
     """Peak resident memory of a fresh process training the medium case: the
     peak is reset once the data are built, so training's own share shows."""
     if sys.platform != "linux":
         return {}
+    env = {**os.environ, "NLAYER_KERNELS": "1" if fused else "0"}
     out = subprocess.run(
         [
             sys.executable,
@@ -652,13 +660,14 @@ def memory(m: int) -> dict[str, float]:
         capture_output=True,
         text=True,
         check=True,
+        env=env,
     ).stdout
     r = json.loads(out)
     return {
         "data_mb": r["data_bytes"] / 2**20,
         "peak_over_baseline_mb": (r["peak"] - r["baseline"]) / 2**20,
         "training_extra_mb": (r["peak"] - r["before"]) / 2**20,
-        "kernels_mb": r["kernels"] / 2**20,
+        "kernels_mb": [b / 2**20 for b in r["kernels"]],
     }
 
 
@@ -776,22 +785,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"\nnlayer reaches {w['fraction']:.0%} of the GEMM throughput.\n")
 
     if "memory" in args.cases:
-        r = memory(2000 if smoke else 60_000)
-        if r:
-            print("### memory: medium case, Adam, 2 epochs, fresh process\n")
-            print(
-                f"data set (X and one-hot Y) {r['data_mb']:.0f} MB; while training, "
-                f"the peak resident memory stood {r['peak_over_baseline_mb']:.0f} MB "
-                "above the bare interpreter with NumPy, of which "
-                f"{r['training_extra_mb']:.1f} MB beyond the data: the network, "
-                "its optimiser and its work buffers"
-                + (
-                    f" (and the fused kernels' compiled code); loading numba took "
-                    f"{r['kernels_mb']:.0f} MB before that, once a process\n"
-                    if kernels.available()
-                    else "\n"
-                )
-            )
+        memory_report(2000 if smoke else 60_000)
 
     if "scaling" in args.cases:
         print("### scaling: medium case, Adam, one epoch, float32\n")
@@ -815,6 +809,33 @@ def main(argv: list[str] | None = None) -> None:
             )["d"]
             rows.append(f"| {n} | {fmt_s(t1)} | | {depth} | {fmt_s(t2)} |")
         print("\n".join(rows) + "\n")
+
+
+def memory_report(m: int) -> None:
+    runs = [(False, memory(m, False))]
+    if kernels.available():
+        runs.append((True, memory(m, True)))
+    if not runs[0][1]:
+        return  # not Linux
+    print("### memory: medium case, Adam, 2 epochs, fresh process\n")
+    for fused, r in runs:
+        print(
+            ("- with the fused kernels: " if fused else "- NumPy only: ")
+            + f"data set (X and one-hot Y) {r['data_mb']:.0f} MB; while training, "
+            f"the peak resident memory stood {r['peak_over_baseline_mb']:.0f} MB "
+            "above the bare interpreter with NumPy, of which "
+            f"{r['training_extra_mb']:.1f} MB beyond the data: the network, "
+            "its optimiser and its work buffers"
+            + (
+                "; the kernels (numba, LLVM, the compiled loops), loaded before "
+                f"that, take {r['kernels_mb'][0]:.0f} MB of the process's own "
+                f"memory and map {r['kernels_mb'][1]:.0f} MB of shared library "
+                "files, once a process"
+                if fused
+                else ""
+            )
+        )
+    print()
 
 
 def tabular_report(smoke: bool, repeats: int) -> None:
