@@ -3,12 +3,14 @@ the gradients are still exact), a sparse first layer (the same numbers as the
 dense matrix), L-BFGS through ``fit`` and the reduce-on-plateau schedule."""
 
 import math
+import os
 
 import numpy as np
 import pytest
 
 import nlayer
 from nlayer import Network
+from nlayer.callbacks import FunctionCallback
 from nlayer.optimizers import LBFGS, ReduceOnPlateau
 from nlayer.training import History
 
@@ -185,6 +187,40 @@ def test_lbfgs_through_fit_is_scipys_minimiser_on_the_seeds_loss():
     assert history.epochs == expected.nit
     assert history.loss[-1] == pytest.approx(expected.fun, rel=1e-9)
     assert history.loss[-1] < history.loss[0] / 2
+
+
+def test_lbfgs_runs_scipys_own_blas_on_one_thread_and_leaves_numpys():
+    """NumPy's and SciPy's wheels each bring an OpenBLAS thread pool; during
+    L-BFGS-B SciPy's is held to one thread (its spinning threads made fits 3×
+    slower), NumPy's keeps its threads for the products, and both are as they
+    were afterwards."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    import scipy
+
+    home = os.path.dirname(scipy.__file__)
+
+    def pools():
+        info = threadpoolctl.threadpool_info()
+        scipys = [i["num_threads"] for i in info if i["filepath"].startswith(home)]
+        others = [
+            i["num_threads"]
+            for i in info
+            if i["user_api"] == "blas" and not i["filepath"].startswith(home)
+        ]
+        return scipys, others
+
+    import scipy.optimize  # noqa: F401  (loads SciPy's BLAS, as fit does)
+
+    before = pools()
+    if not before[0]:
+        pytest.skip("SciPy shares NumPy's BLAS here: one pool, nothing to hold")
+    seen = []
+    net, X, Y = problem(7, acts=("tanh", "tanh", "linear"))
+    net.fit(X, Y, epochs=3, optimizer="lbfgs",
+            callbacks=[FunctionCallback(lambda *_: seen.append(pools()))])  # fmt: skip
+    assert seen and all(scipys == [1] * len(scipys) for scipys, _ in seen)
+    assert all(others == before[1] for _, others in seen)
+    assert pools() == before
 
 
 def test_lbfgs_weight_decay_adds_half_lambda_w_squared():

@@ -978,10 +978,11 @@ def fit_lbfgs(
     start = net.params.astype(np.float64)
     options = {"maxiter": state.epochs, "maxfun": opt.max_fun, "gtol": opt.tol}
     try:
-        result = minimize(
-            objective, start, jac=True, method="L-BFGS-B", callback=iteration,
-            options=options,
-        )  # fmt: skip
+        with _scipy_blas_on_one_thread():
+            result = minimize(
+                objective, start, jac=True, method="L-BFGS-B", callback=iteration,
+                options=options,
+            )  # fmt: skip
     except KeyboardInterrupt:
         net.params[...] = objective.last.get("theta", start)
         raise TrainingInterrupted(state.history) from None
@@ -996,6 +997,33 @@ def fit_lbfgs(
     if monitored:
         state.history.best_epoch = int(np.argmin(monitored))
     return state.history
+
+
+def _scipy_blas_on_one_thread() -> contextlib.AbstractContextManager[Any]:
+    """SciPy's own BLAS on one thread while L-BFGS-B runs (threadpoolctl, when
+    installed). NumPy's and SciPy's wheels each bundle an OpenBLAS with its own
+    thread pool: L-BFGS-B's vector operations on SciPy's left its threads
+    spinning on both cores while NumPy's products needed them, measured 3.3×
+    slower (4.8 s against 1.45 s for 200 iterations, 10 000 × 54 → 100 → 7),
+    with the same iterates. A BLAS shared by both (a system or conda build) has
+    one pool and is left alone."""
+    import scipy
+
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:  # pragma: no cover - depends on the installation
+        return contextlib.nullcontext()
+    home = os.path.dirname(scipy.__file__)  # its wheel's libraries: scipy.libs
+    controller = ThreadpoolController()  # made here: SciPy's BLAS is loaded now
+    own = [
+        c.filepath
+        for c in controller.lib_controllers
+        if c.user_api == "blas"
+        and c.filepath.startswith((home + os.sep, home + ".libs"))
+    ]
+    if not own:
+        return contextlib.nullcontext()
+    return controller.select(filepath=own).limit(limits=1)
 
 
 def _iteration(
