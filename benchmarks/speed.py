@@ -601,7 +601,31 @@ def lbfgs_runs(
 
     runs = {"nlayer": timed("nlayer", NLayerClassifier),
             "scikit-learn": timed("scikit-learn", MLPClassifier)}  # fmt: skip
-    return with_numpy_only(runs, timed(NUMPY_ONLY, NLayerClassifier))
+    runs = with_numpy_only(runs, timed(NUMPY_ONLY, NLayerClassifier))
+    # scikit-learn as nlayer runs it: SciPy's own BLAS pool on one thread (the
+    # fix a user of scikit-learn could apply by hand with threadpoolctl)
+    sklearn_1 = timed(SCIPY_ONE_THREAD, MLPClassifier)
+    return runs | {SCIPY_ONE_THREAD: lambda: scipy_blas_one_thread(sklearn_1)}
+
+
+SCIPY_ONE_THREAD = "scikit-learn, SciPy's BLAS on one thread"
+
+
+def scipy_blas_one_thread(run: Callable[[], float]) -> float:
+    """``run`` with SciPy's own OpenBLAS pool held to one thread, as nlayer's
+    L-BFGS holds it (threadpoolctl, scipy.libs)."""
+    import scipy
+    from threadpoolctl import ThreadpoolController
+
+    home = os.path.dirname(scipy.__file__)
+    controller = ThreadpoolController()
+    own = [
+        c.filepath for c in controller.lib_controllers if c.filepath.startswith(home)
+    ]
+    if not own:  # one BLAS for both: nothing to hold
+        return run()
+    with controller.select(filepath=own).limit(limits=1):
+        return run()
 
 
 # -- memory --------------------------------------------------------------------
