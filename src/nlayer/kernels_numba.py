@@ -4,7 +4,8 @@ Each is the NumPy code in its comment, element by element, in the same order
 and the same dtype: scalars come in already cast to the arrays' dtype (a
 ``one`` or ``zero`` argument where the NumPy line has a literal), because a
 Python number here would widen float32 arithmetic to float64. numba compiles
-one version per dtype on first use and caches it beside this file.
+one version per dtype and array layout on first use and caches it beside this
+file (or in its user-wide cache where this folder is read-only).
 """
 
 # mypy: ignore-errors
