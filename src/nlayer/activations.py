@@ -295,11 +295,11 @@ class Softmax(Activation):
     def forward_into(self, z: Array, out: Array) -> Array:
         if not (isinstance(z, np.ndarray) and isinstance(out, np.ndarray)):
             return self.forward(z)
+        # the three lines below, bit-identical, the row max and sum as loops:
+        # NumPy's reductions over a few columns are slow
         k = kernels.usable(2, z, out)
-        if (
-            k is not None and z.shape[1] <= k.MAX_ROW
-        ):  # the three lines below, bit-identical: the row max
-            k.shift_rows(z, out)  # and sum over a few columns are slow in NumPy
+        if k is not None and z.shape[1] <= k.MAX_ROW:
+            k.shift_rows(z, out)
             np.exp(out, out=out)
             k.normalise_rows(out, out.dtype.type(0))
             return out

@@ -216,10 +216,9 @@ class CrossEntropy(Loss):
         (m, n_L) log-softmax (a tenth of a small network's step, measured)."""
         if not isinstance(Z, np.ndarray):
             return super().value_from_logits(Z, Y)
+        # the three lines below, bit-identical, the row max and sums as loops
         k = kernels.usable(2, Z, Y)
-        if (
-            k is not None and Z.shape[1] <= k.MAX_ROW
-        ):  # the same, the row max and sums as kernels: bit-identical
+        if k is not None and Z.shape[1] <= k.MAX_ROW:
             S, zero = np.empty_like(Z), Z.dtype.type(0)
             k.shift_rows(Z, S)
             lse, y = np.empty(len(Z), Z.dtype), np.empty(len(Z), Z.dtype)
