@@ -272,6 +272,65 @@ def test_arrays_the_kernels_cannot_take_go_to_numpy():
     assert same_bits(d[:, ::2], expect)  # in place, through the strided view
 
 
+def test_column_major_rows_and_overlapping_views_go_to_numpy():
+    """NumPy sums a column-major row in another order than a C-ordered one, and
+    buffers operands that partly overlap: the kernels must not take either."""
+    rng = np.random.default_rng(3)
+    Z = np.asfortranarray(rng.normal(size=(50, 10)))
+    softmax = get_activation("softmax")
+    (H1, _), (H2, _) = both_paths(lambda z, h: softmax.forward_into(z, h), Z, Z * 0)
+    assert same_bits(H1, H2)
+    Y = np.asfortranarray(rng.dirichlet(np.ones(10), 50))  # a DataFrame's layout
+    (v1, _), (v2, _) = both_paths(get_loss("cross_entropy").value_from_logits, Z, Y)
+    assert v1 == v2
+    relu, tanh = get_activation("relu"), get_activation("tanh")
+    cases = [
+        lambda B, b: relu.backward_into(B[1:], B[:-1], None),
+        lambda B, b: tanh.backward_into(B[:, 1:], None, B[:, :-1]),
+        lambda B, b: relu.bias_forward_into(B, b, B[::-1]),
+        lambda B, b: softmax.forward_into(B, B[:, ::-1]),
+    ]
+    for case in cases:
+        B, b = rng.normal(size=(6, 8)), rng.normal(size=8)
+        (r1, (B1, _)), (r2, (B2, _)) = both_paths(case, B, b)
+        assert same_bits(B1, B2) and same_bits(r1, r2)
+    A = rng.normal(size=(6, 8))  # the very same array twice: the loops' order
+    (r1, _), (r2, _) = both_paths(lambda a: relu.backward_into(a, a, None), A)
+    assert same_bits(r1, r2)
+
+
+@pytest.mark.parametrize("name", ["sgd", "adam", "rmsprop"])
+def test_settings_that_round_to_zero_in_float32_match_numpy(name):
+    """NumPy tests the Python momentum and weight decay, not their float32
+    roundings: 1e-50 is 0 in float32 and still switches the lines on."""
+    kw = {"weight_decay": 1e-50} | ({"momentum": 1e-50} if name == "sgd" else {})
+    rng = np.random.default_rng(4)
+    theta0 = rng.normal(size=40).astype(np.float32)
+    theta0[:3] = [-0.0, 0.0, -0.0]
+    g = rng.normal(size=40).astype(np.float32)
+    g[:3] = [-0.0, -0.0, 0.0]
+    runs = []
+    for on in (True, False):
+        opt, theta = get_optimizer(name, lr=0.1, **kw), theta0.copy()
+        with kernels.use(on):
+            opt.step(theta, g.copy(), 20)
+            opt.step(theta, g.copy(), 20)
+        runs.append((theta, opt.state))
+    (t1, s1), (t2, s2) = runs
+    assert same_bits(t1, t2)
+    assert all(same_bits(s1[key], s2[key]) for key in s1)
+
+
+def test_an_update_of_an_array_by_itself_goes_to_numpy():
+    p = np.arange(1.0, 6.0)
+    q = p.copy()
+    with kernels.use(True):
+        get_optimizer("sgd", lr=0.5).step(p, p, 3)
+    with kernels.use(False):
+        get_optimizer("sgd", lr=0.5).step(q, q, 3)
+    assert same_bits(p, q)
+
+
 def test_turned_off_or_missing_numba_means_numpy():
     code = (
         "import sys, numpy as np, nlayer\n"

@@ -62,8 +62,8 @@ class Activation:
         # written from its parent's formulas
         if "forward" in cls.__dict__ and "forward_into" not in cls.__dict__:
             cls.forward_into = Activation.forward_into  # type: ignore[method-assign]
-        forward = "forward" in cls.__dict__ or "forward_into" in cls.__dict__
-        if forward and "bias_forward_into" not in cls.__dict__:
+        new_forward = "forward" in cls.__dict__ or "forward_into" in cls.__dict__
+        if new_forward and "bias_forward_into" not in cls.__dict__:
             cls.bias_forward_into = Activation.bias_forward_into  # type: ignore[method-assign]
         redefined = "derivative" in cls.__dict__ or "backward" in cls.__dict__
         if redefined and "backward_into" not in cls.__dict__:
@@ -297,7 +297,7 @@ class Softmax(Activation):
             return self.forward(z)
         # the three lines below, bit-identical, the row max and sum as loops:
         # NumPy's reductions over a few columns are slow
-        k = kernels.usable(2, z, out)
+        k = kernels.usable(2, z, out, rows=True)
         if k is not None and z.shape[1] <= k.MAX_ROW:
             k.shift_rows(z, out)
             np.exp(out, out=out)

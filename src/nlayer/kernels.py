@@ -4,8 +4,9 @@ NumPy makes one pass over memory, and one Python call, per operation: Adam's
 update is ten of each, a ReLU layer's bias, σ and σ′ three, and a softmax's
 row max and row sum are reductions over a few columns, slow in NumPy. Where
 numba is installed (``pip install "nlayer[fast]"``), loops do them in one
-pass each: the SGD, Adam and RMSprop updates (with L2), Z += b with ReLU,
-the ReLU, tanh and sigmoid σ′ products, and the row max and sums of the
+pass each: the SGD, Adam and RMSprop updates (with L2), Z += b (with ReLU in
+the same pass; NumPy's broadcast add alone is 3× slower), the ReLU, tanh and
+sigmoid σ′ products, and the row max and sums of the
 softmax and the cross-entropy. ``exp``, ``log``, ``tanh`` and the matrix
 products stay NumPy's and BLAS's: their bits could not be reproduced.
 
@@ -19,10 +20,12 @@ so installing the extra changes a run's speed and nothing else.
 ``error_model="numpy"`` lets a division by zero give inf as NumPy's does,
 instead of numba's Python-style check, which also keeps the loops vectorised.
 
-numba is imported on the first training step, not with nlayer (about 0.3 s
-and 40 MB of the process's memory, once); the loops are compiled on their
-first use, about a second a dtype, and cached on disk. ``NLAYER_KERNELS=0`` in
-the environment, or :func:`use` (False), keeps the NumPy path.
+numba is imported the first time a loop is asked for (the first training
+step, or a loss or an update computed directly), never by ``import nlayer``:
+about half a second and 40–60 MB of the process's own memory, once; the loops
+are compiled on their first use, about a second a dtype, and cached on disk.
+``NLAYER_KERNELS=0`` in the environment, or :func:`use` (False), keeps the
+NumPy path.
 """
 
 from __future__ import annotations
@@ -60,7 +63,8 @@ def available() -> bool:
 
 @contextlib.contextmanager
 def use(enabled: bool) -> Iterator[None]:
-    """Turn the kernels on or off inside a ``with`` block (tests, benchmarks)."""
+    """Turn the kernels on or off inside a ``with`` block (tests, benchmarks):
+    for the whole process, every thread included."""
     global _enabled
     before, _enabled = _enabled, enabled
     try:
@@ -69,15 +73,27 @@ def use(enabled: bool) -> Iterator[None]:
         _enabled = before
 
 
-def usable(ndim: int, *arrays: Any, bias: Any = None) -> Any:
+def usable(
+    ndim: int,
+    *arrays: Any,
+    bias: Any = None,
+    rows: bool = False,
+    distinct: bool = False,
+) -> Any:
     """The kernels when ``arrays`` are writeable NumPy arrays of one shape with
     ``ndim`` dimensions and one dtype, float32 or float64 (and ``bias``, if
     given, a vector of it as long as their rows), else None: NumPy then runs
     the same lines, and raises its own errors for what it cannot take.
-    Strided arrays are fine (numba compiles a loop for their layout)."""
-    k = _kernels if (_enabled and _kernels is not None) else get()
+
+    Strided arrays are fine (numba compiles a loop for their layout), except
+    for loops that sum along rows (``rows``): NumPy's order of a row's sum
+    depends on the layout, so those take C-ordered arrays only. Arrays that
+    partly overlap go to NumPy, which buffers them; the very same array twice
+    is fine for a layer's loops (each reads an entry, or a row, before writing
+    it), not for an update's (``distinct``)."""
+    k = get()
     A0 = arrays[0]
-    if not k or type(A0) is not np.ndarray:  # no kernels, or another library
+    if k is None or type(A0) is not np.ndarray:  # no kernels, or another library
         return None
     dt, shape = A0.dtype, A0.shape
     if dt.char not in "fd" or len(shape) != ndim or not A0.size:
@@ -85,13 +101,38 @@ def usable(ndim: int, *arrays: Any, bias: Any = None) -> Any:
     for A in arrays:  # `is`: NumPy's float dtypes are singletons
         if not (type(A) is np.ndarray and A.dtype is dt and A.shape == shape):
             return None
-        if not A.flags.writeable:
+        if not A.flags.writeable or (rows and not A.flags.c_contiguous):
             return None
-    if bias is not None and not (
-        type(bias) is np.ndarray and bias.dtype is dt and bias.shape == shape[-1:]
-    ):
-        return None
-    return k
+    if bias is not None:
+        if not (type(bias) is np.ndarray and bias.dtype is dt):
+            return None
+        if bias.shape != shape[-1:]:
+            return None
+        arrays = (*arrays, bias)
+    return k if _apart(arrays, distinct) else None
+
+
+def _apart(arrays: tuple[np.ndarray, ...], distinct: bool) -> bool:
+    """No two of ``arrays`` partly overlap (with ``distinct``, no two are the
+    same array either). Arrays over different buffers
+    cannot (training's always are: one cheap look at each one's base); views
+    of one buffer are asked of NumPy."""
+    roots = []
+    for A in arrays:
+        root = A
+        while isinstance(root, np.ndarray) and root.base is not None:
+            root = root.base
+        roots.append(root)
+    for i in range(len(arrays)):
+        for j in range(i):
+            if roots[i] is not roots[j]:
+                continue
+            if arrays[i] is arrays[j]:
+                if distinct:
+                    return False
+            elif np.may_share_memory(arrays[i], arrays[j]):
+                return False
+    return True
 
 
 def _compile() -> Any:

@@ -20,15 +20,16 @@ _inline = numba.njit(cache=True, error_model="numpy", nogil=True, inline="always
 
 # -- optimisers: the flat buffers, one pass -----------------------------------
 # g is scratch (Optimizer.step): the NumPy lines write into it, these need not.
+# decay: whether the Python weight decay is non-zero, as Optimizer._l2 tests it.
 
 
 @_jit
-def adam(p, g, M, V, n_weights, wd, b1, b2, eps_c, s):
+def adam(p, g, M, V, n_weights, decay, wd, b1, b2, eps_c, s):
     # Optimizer._l2 (when wd), then Adam._adam:
     # M *= b1; M += g; V *= b2; V += g*g; p -= M / (sqrt(V) + eps_c) * s
     for i in range(p.size):
         gi = g[i]
-        if wd != 0 and i < n_weights:
+        if decay and i < n_weights:
             gi = gi + p[i] * wd
         m = M[i] * b1 + gi
         v = V[i] * b2 + gi * gi
@@ -38,11 +39,11 @@ def adam(p, g, M, V, n_weights, wd, b1, b2, eps_c, s):
 
 
 @_jit
-def rmsprop(p, g, V, n_weights, wd, rho, eps_c, s):
+def rmsprop(p, g, V, n_weights, decay, wd, rho, eps_c, s):
     # Optimizer._l2, then V *= rho; V += g*g; p -= g / (sqrt(V) + eps_c) * s
     for i in range(p.size):
         gi = g[i]
-        if wd != 0 and i < n_weights:
+        if decay and i < n_weights:
             gi = gi + p[i] * wd
         v = V[i] * rho + gi * gi
         V[i] = v
@@ -50,15 +51,17 @@ def rmsprop(p, g, V, n_weights, wd, rho, eps_c, s):
 
 
 @_jit
-def sgd(p, g, v, n_weights, wd, mu, lr, nesterov):
+def sgd(p, g, v, n_weights, decay, wd, momentum, mu, lr, nesterov):
     # Optimizer._l2, then SGD._update: with momentum v *= mu; v += g and
     # g = v*lr (Nesterov: g = (g + mu*v)*lr), else g *= lr; p -= g.
-    # mu = 0 leaves v alone.
+    # decay and momentum: whether the Python values are non-zero, as the NumPy
+    # lines test them (a value can round to 0 in float32); without momentum v
+    # is not read.
     for i in range(p.size):
         gi = g[i]
-        if wd != 0 and i < n_weights:
+        if decay and i < n_weights:
             gi = gi + p[i] * wd
-        if mu != 0:
+        if momentum:
             vi = v[i] * mu + gi
             v[i] = vi
             gi = (gi + vi * mu) * lr if nesterov else vi * lr

@@ -217,7 +217,7 @@ class CrossEntropy(Loss):
         if not isinstance(Z, np.ndarray):
             return super().value_from_logits(Z, Y)
         # the three lines below, bit-identical, the row max and sums as loops
-        k = kernels.usable(2, Z, Y)
+        k = kernels.usable(2, Z, Y, rows=True)
         if k is not None and Z.shape[1] <= k.MAX_ROW:
             S, zero = np.empty_like(Z), Z.dtype.type(0)
             k.shift_rows(Z, S)

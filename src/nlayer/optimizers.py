@@ -103,13 +103,16 @@ class SGD(Optimizer):
             raise ValueError("sgd: nesterov=True needs a momentum > 0")
 
     def _update(self, params: Array, grads: Array, n_weights: int, lr: float) -> None:
-        # without momentum the kernel leaves v alone: params stands in for it
-        v = self._buffer("velocity", params) if self.momentum else params
-        k = kernels.usable(1, params, grads, v)
+        # without momentum the loop does not read v: grads stands in for it
+        momentum, decay = bool(self.momentum), bool(self.weight_decay)
+        v = self._buffer("velocity", params) if momentum else grads
+        k = kernels.usable(1, params, grads, *([v] if momentum else []), distinct=True)
         if k is not None:  # the lines below, fused into one pass (bit-identical)
             dt = params.dtype.type
-            wd, mu = dt(self.weight_decay), dt(self.momentum)
-            k.sgd(params, grads, v, n_weights, wd, mu, dt(lr), self.nesterov)
+            wd, mu, a = dt(self.weight_decay), dt(self.momentum), dt(lr)
+            k.sgd(
+                params, grads, v, n_weights, decay, wd, momentum, mu, a, self.nesterov
+            )
             return
         g = self._l2(params, grads, n_weights)  # grads is scratch: no new arrays
         if self.momentum:
@@ -156,11 +159,13 @@ class Adam(Optimizer):
         M, V = self._buffer("M", params), self._buffer("V", params)
         c = math.sqrt((1 - b2) / (1 - b2**self.t))
         s = lr * (1 - b1) / ((1 - b1**self.t) * c)
-        k = kernels.usable(1, params, g, M, V)
+        k = kernels.usable(1, params, g, M, V, distinct=True)
         if k is not None:  # the lines below, fused into one pass (bit-identical)
-            dt = params.dtype.type
+            dt, decay = params.dtype.type, bool(wd)
             eps_c = dt(self.eps / c)
-            k.adam(params, g, M, V, n_weights, dt(wd), dt(b1), dt(b2), eps_c, dt(s))
+            k.adam(
+                params, g, M, V, n_weights, decay, dt(wd), dt(b1), dt(b2), eps_c, dt(s)
+            )
             return
         g = self._l2(params, g, n_weights) if wd else g
         tmp = self._tmp(params)
@@ -211,11 +216,11 @@ class RMSprop(Optimizer):
     def _update(self, params: Array, grads: Array, n_weights: int, lr: float) -> None:
         # kept as V = v/(1−ρ), as Adam's: √v = c√V with c = √(1−ρ)
         V, c = self._buffer("V", params), math.sqrt(1 - self.rho)
-        k = kernels.usable(1, params, grads, V)
+        k = kernels.usable(1, params, grads, V, distinct=True)
         if k is not None:  # the lines below, fused into one pass (bit-identical)
-            dt = params.dtype.type
+            dt, decay = params.dtype.type, bool(self.weight_decay)
             wd, rho, eps_c = dt(self.weight_decay), dt(self.rho), dt(self.eps / c)
-            k.rmsprop(params, grads, V, n_weights, wd, rho, eps_c, dt(lr / c))
+            k.rmsprop(params, grads, V, n_weights, decay, wd, rho, eps_c, dt(lr / c))
             return
         g, tmp = self._l2(params, grads, n_weights), self._tmp(params)
         V *= self.rho
