@@ -98,35 +98,32 @@ def usable(
     dt, shape = A0.dtype, A0.shape
     if dt.char not in "fd" or len(shape) != ndim or not A0.size:
         return None
+    owners = set()  # a view's base owns its memory (NumPy collapses views of views)
     for A in arrays:  # `is`: NumPy's float dtypes are singletons
         if not (type(A) is np.ndarray and A.dtype is dt and A.shape == shape):
             return None
         if not A.flags.writeable or (rows and not A.flags.c_contiguous):
             return None
+        owners.add(id(A if A.base is None else A.base))
     if bias is not None:
         if not (type(bias) is np.ndarray and bias.dtype is dt):
             return None
         if bias.shape != shape[-1:]:
             return None
         arrays = (*arrays, bias)
-    return k if _apart(arrays, distinct) else None
+        owners.add(id(bias if bias.base is None else bias.base))
+    # over different buffers no two can overlap (training's always are); two
+    # over one buffer are asked of NumPy
+    if len(owners) < len(arrays) and not _apart(arrays, distinct):
+        return None
+    return k
 
 
 def _apart(arrays: tuple[np.ndarray, ...], distinct: bool) -> bool:
     """No two of ``arrays`` partly overlap (with ``distinct``, no two are the
-    same array either). Arrays over different buffers
-    cannot (training's always are: one cheap look at each one's base); views
-    of one buffer are asked of NumPy."""
-    roots = []
-    for A in arrays:
-        root = A
-        while isinstance(root, np.ndarray) and root.base is not None:
-            root = root.base
-        roots.append(root)
-    for i in range(len(arrays)):
+    same array either)."""
+    for i in range(1, len(arrays)):
         for j in range(i):
-            if roots[i] is not roots[j]:
-                continue
             if arrays[i] is arrays[j]:
                 if distinct:
                     return False
