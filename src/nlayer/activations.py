@@ -77,9 +77,7 @@ class Activation:
         """Z += b (z: (m, n), b: (n,)), then :meth:`forward_into`; returns H.
         The training step's forward, in one pass where a kernel fuses both."""
         k = kernels.usable(2, z, bias=b)
-        if k is not None:
-            k.bias(z, b)  # z += b, bit-identical
-        else:
+        if k is None or not k.bias(z, b):  # the loop: z += b, bit-identical
             z += b
         return self.forward_into(z, out)
 
@@ -122,9 +120,8 @@ class Sigmoid(Activation):
         if not (isinstance(dH, np.ndarray) and isinstance(H, np.ndarray)):
             return self.backward(dH, Z, H)
         k = kernels.usable(2, dH, H)
-        if k is not None:  # the line below in one pass, bit-identical
-            k.sigmoid_backward(dH, H, H.dtype.type(1))
-            return dH
+        if k is not None and k.sigmoid_backward(dH, H, H.dtype.type(1)):
+            return dH  # the line below in one pass, bit-identical
         dH *= H * (1 - H)
         return dH
 
@@ -152,9 +149,8 @@ class Tanh(Activation):
         if not (isinstance(dH, np.ndarray) and isinstance(H, np.ndarray)):
             return self.backward(dH, Z, H)
         k = kernels.usable(2, dH, H)
-        if k is not None:  # the line below in one pass, bit-identical
-            k.tanh_backward(dH, H, H.dtype.type(1))
-            return dH
+        if k is not None and k.tanh_backward(dH, H, H.dtype.type(1)):
+            return dH  # the line below in one pass, bit-identical
         dH *= 1 - H * H
         return dH
 
@@ -181,18 +177,16 @@ class ReLU(Activation):
 
     def bias_forward_into(self, z: Array, b: Array, out: Array) -> Array:
         k = kernels.usable(2, z, out, bias=b)
-        if k is None:
-            return super().bias_forward_into(z, b, out)
-        k.bias_relu(z, b, out)  # z += b; out = max(z, 0): bit-identical
-        return out
+        if k is not None and k.bias_relu(z, b, out):
+            return out  # z += b; out = max(z, 0) in one pass: bit-identical
+        return super().bias_forward_into(z, b, out)
 
     def backward_into(self, dH: Array, Z: Array, H: Array) -> Array:
         if not (isinstance(dH, np.ndarray) and isinstance(Z, np.ndarray)):
             return self.backward(dH, Z, H)
         k = kernels.usable(2, dH, Z)
-        if k is not None:  # the line below in one pass, bit-identical
-            k.relu_backward(dH, Z)
-            return dH
+        if k is not None and k.relu_backward(dH, Z):
+            return dH  # the line below in one pass, bit-identical
         dH *= Z > 0  # multiplying by the mask: no float copy of σ′ is made
         return dH
 
@@ -298,8 +292,7 @@ class Softmax(Activation):
         # the three lines below, bit-identical, the row max and sum as loops:
         # NumPy's reductions over a few columns are slow
         k = kernels.usable(2, z, out, rows=True)
-        if k is not None and z.shape[1] <= k.MAX_ROW:
-            k.shift_rows(z, out)
+        if k is not None and z.shape[1] <= k.MAX_ROW and k.shift_rows(z, out):
             np.exp(out, out=out)
             k.normalise_rows(out, out.dtype.type(0))
             return out

@@ -73,13 +73,7 @@ def use(enabled: bool) -> Iterator[None]:
         _enabled = before
 
 
-def usable(
-    ndim: int,
-    *arrays: Any,
-    bias: Any = None,
-    rows: bool = False,
-    distinct: bool = False,
-) -> Any:
+def usable(ndim: int, *arrays: Any, bias: Any = None, rows: bool = False) -> Any:
     """The kernels when ``arrays`` are writeable NumPy arrays of one shape with
     ``ndim`` dimensions and one dtype, float32 or float64 (and ``bias``, if
     given, a vector of it as long as their rows), else None: NumPy then runs
@@ -87,10 +81,9 @@ def usable(
 
     Strided arrays are fine (numba compiles a loop for their layout), except
     for loops that sum along rows (``rows``): NumPy's order of a row's sum
-    depends on the layout, so those take C-ordered arrays only. Arrays that
-    partly overlap go to NumPy, which buffers them; the very same array twice
-    is fine for a layer's loops (each reads an entry, or a row, before writing
-    it), not for an update's (``distinct``)."""
+    depends on the layout, so those take C-ordered arrays only. Each loop
+    checks itself that its arrays do not partly overlap, and returns False,
+    having done nothing, if they do: the caller then runs the NumPy lines."""
     k = get()
     A0 = arrays[0]
     if k is None or type(A0) is not np.ndarray:  # no kernels, or another library
@@ -98,38 +91,16 @@ def usable(
     dt, shape = A0.dtype, A0.shape
     if dt.char not in "fd" or len(shape) != ndim or not A0.size:
         return None
-    owners = set()  # a view's base owns its memory (NumPy collapses views of views)
     for A in arrays:  # `is`: NumPy's float dtypes are singletons
         if not (type(A) is np.ndarray and A.dtype is dt and A.shape == shape):
             return None
         if not A.flags.writeable or (rows and not A.flags.c_contiguous):
             return None
-        owners.add(id(A if A.base is None else A.base))
-    if bias is not None:
-        if not (type(bias) is np.ndarray and bias.dtype is dt):
-            return None
-        if bias.shape != shape[-1:]:
-            return None
-        arrays = (*arrays, bias)
-        owners.add(id(bias if bias.base is None else bias.base))
-    # over different buffers no two can overlap (training's always are); two
-    # over one buffer are asked of NumPy
-    if len(owners) < len(arrays) and not _apart(arrays, distinct):
+    if bias is not None and not (
+        type(bias) is np.ndarray and bias.dtype is dt and bias.shape == shape[-1:]
+    ):
         return None
     return k
-
-
-def _apart(arrays: tuple[np.ndarray, ...], distinct: bool) -> bool:
-    """No two of ``arrays`` partly overlap (with ``distinct``, no two are the
-    same array either)."""
-    for i in range(1, len(arrays)):
-        for j in range(i):
-            if arrays[i] is arrays[j]:
-                if distinct:
-                    return False
-            elif np.may_share_memory(arrays[i], arrays[j]):
-                return False
-    return True
 
 
 def _compile() -> Any:

@@ -18,6 +18,42 @@ _jit = numba.njit(cache=True, error_model="numpy", nogil=True)
 _inline = numba.njit(cache=True, error_model="numpy", nogil=True, inline="always")
 
 
+# Each loop first checks that its arrays do not partly overlap, and returns
+# False without touching them if they do: NumPy buffers such operands, a loop
+# would read what it has already written. The very same array twice is fine
+# for a layer's loops (each reads an entry, or a row, before writing it), not
+# for an update's. True: done.
+
+
+@_inline
+def _extent(a):
+    # the first and one-past-the-last byte a's entries occupy
+    lo = a.ctypes.data
+    hi = lo
+    for d in range(a.ndim):
+        span = (a.shape[d] - 1) * a.strides[d]
+        if span < 0:
+            lo += span
+        else:
+            hi += span
+    return lo, hi + a.itemsize
+
+
+@_inline
+def _overlap(a, b):
+    alo, ahi = _extent(a)
+    blo, bhi = _extent(b)
+    return alo < bhi and blo < ahi
+
+
+@_inline
+def _apart(a, b):
+    # disjoint, or the very same entries
+    if not _overlap(a, b):
+        return True
+    return a.ctypes.data == b.ctypes.data and a.strides == b.strides
+
+
 # -- optimisers: the flat buffers, one pass -----------------------------------
 # g is scratch (Optimizer.step): the NumPy lines write into it, these need not.
 # decay: whether the Python weight decay is non-zero, as Optimizer._l2 tests it.
@@ -27,6 +63,10 @@ _inline = numba.njit(cache=True, error_model="numpy", nogil=True, inline="always
 def adam(p, g, M, V, n_weights, decay, wd, b1, b2, eps_c, s):
     # Optimizer._l2 (when wd), then Adam._adam:
     # M *= b1; M += g; V *= b2; V += g*g; p -= M / (sqrt(V) + eps_c) * s
+    if _overlap(p, g) or _overlap(p, M) or _overlap(p, V) or _overlap(g, M):
+        return False
+    if _overlap(g, V) or _overlap(M, V):
+        return False
     for i in range(p.size):
         gi = g[i]
         if decay and i < n_weights:
@@ -36,11 +76,14 @@ def adam(p, g, M, V, n_weights, decay, wd, b1, b2, eps_c, s):
         M[i] = m
         V[i] = v
         p[i] -= m / (math.sqrt(v) + eps_c) * s
+    return True
 
 
 @_jit
 def rmsprop(p, g, V, n_weights, decay, wd, rho, eps_c, s):
     # Optimizer._l2, then V *= rho; V += g*g; p -= g / (sqrt(V) + eps_c) * s
+    if _overlap(p, g) or _overlap(p, V) or _overlap(g, V):
+        return False
     for i in range(p.size):
         gi = g[i]
         if decay and i < n_weights:
@@ -48,6 +91,7 @@ def rmsprop(p, g, V, n_weights, decay, wd, rho, eps_c, s):
         v = V[i] * rho + gi * gi
         V[i] = v
         p[i] -= gi / (math.sqrt(v) + eps_c) * s
+    return True
 
 
 @_jit
@@ -57,6 +101,8 @@ def sgd(p, g, v, n_weights, decay, wd, momentum, mu, lr, nesterov):
     # decay and momentum: whether the Python values are non-zero, as the NumPy
     # lines test them (a value can round to 0 in float32); without momentum v
     # is not read.
+    if _overlap(p, g) or (momentum and (_overlap(p, v) or _overlap(g, v))):
+        return False
     for i in range(p.size):
         gi = g[i]
         if decay and i < n_weights:
@@ -68,6 +114,7 @@ def sgd(p, g, v, n_weights, decay, wd, momentum, mu, lr, nesterov):
         else:
             gi = gi * lr
         p[i] -= gi
+    return True
 
 
 # -- a layer: (m, n) C-ordered matrices, b (n,) --------------------------------
@@ -76,50 +123,65 @@ def sgd(p, g, v, n_weights, decay, wd, momentum, mu, lr, nesterov):
 @_jit
 def bias(Z, b):
     # Z += b
+    if _overlap(Z, b):
+        return False
     m, n = Z.shape
     for i in range(m):
         for j in range(n):
             Z[i, j] = Z[i, j] + b[j]
+    return True
 
 
 @_jit
 def bias_relu(Z, b, H):
     # Z += b; np.maximum(Z, 0, out=H): NaN kept, max(-0, 0) is +0
+    if _overlap(Z, b) or _overlap(H, b) or not _apart(Z, H):
+        return False
     m, n = Z.shape
     for i in range(m):
         for j in range(n):
             z = Z[i, j] + b[j]
             Z[i, j] = z
             H[i, j] = z if (z > 0 or z != z) else 0
+    return True
 
 
 @_jit
 def relu_backward(dH, Z):
     # dH *= Z > 0
+    if not _apart(dH, Z):
+        return False
     m, n = dH.shape
     for i in range(m):
         for j in range(n):
             dH[i, j] = dH[i, j] * (1 if Z[i, j] > 0 else 0)
+    return True
 
 
 @_jit
 def tanh_backward(dH, H, one):
     # dH *= 1 - H * H
+    if not _apart(dH, H):
+        return False
     m, n = dH.shape
     for i in range(m):
         for j in range(n):
             h = H[i, j]
             dH[i, j] = dH[i, j] * (one - h * h)
+    return True
 
 
 @_jit
 def sigmoid_backward(dH, H, one):
     # dH *= H * (1 - H)
+    if not _apart(dH, H):
+        return False
     m, n = dH.shape
     for i in range(m):
         for j in range(n):
             h = H[i, j]
             dH[i, j] = dH[i, j] * (h * (one - h))
+    return True
 
 
 # -- rows: softmax and cross-entropy -----------------------------------------
@@ -179,6 +241,8 @@ def row_sums(A, out, zero):
 @_jit
 def shift_rows(Z, out):
     # out = Z - Z.max(axis=1, keepdims=True)  (a row with NaN: all NaN)
+    if not _apart(Z, out):
+        return False
     m, n = Z.shape
     for i in range(m):
         top = Z[i, 0]
@@ -190,6 +254,7 @@ def shift_rows(Z, out):
                     break
         for j in range(n):
             out[i, j] = Z[i, j] - top
+    return True
 
 
 @_jit

@@ -220,7 +220,7 @@ class CrossEntropy(Loss):
         k = kernels.usable(2, Z, Y, rows=True)
         if k is not None and Z.shape[1] <= k.MAX_ROW:
             S, zero = np.empty_like(Z), Z.dtype.type(0)
-            k.shift_rows(Z, S)
+            k.shift_rows(Z, S)  # S is new: never overlaps Z
             lse, y = np.empty(len(Z), Z.dtype), np.empty(len(Z), Z.dtype)
             k.row_sums(np.exp(S), lse, zero)
             k.row_sums(Y, y, zero)

@@ -106,14 +106,13 @@ class SGD(Optimizer):
         # without momentum the loop does not read v: grads stands in for it
         momentum, decay = bool(self.momentum), bool(self.weight_decay)
         v = self._buffer("velocity", params) if momentum else grads
-        k = kernels.usable(1, params, grads, *([v] if momentum else []), distinct=True)
+        k = kernels.usable(1, params, grads, v)
         if k is not None:  # the lines below, fused into one pass (bit-identical)
             dt = params.dtype.type
             wd, mu, a = dt(self.weight_decay), dt(self.momentum), dt(lr)
-            k.sgd(
-                params, grads, v, n_weights, decay, wd, momentum, mu, a, self.nesterov
-            )
-            return
+            args = (n_weights, decay, wd, momentum, mu, a, self.nesterov)
+            if k.sgd(params, grads, v, *args):
+                return
         g = self._l2(params, grads, n_weights)  # grads is scratch: no new arrays
         if self.momentum:
             v = self._buffer("velocity", params)
@@ -159,14 +158,12 @@ class Adam(Optimizer):
         M, V = self._buffer("M", params), self._buffer("V", params)
         c = math.sqrt((1 - b2) / (1 - b2**self.t))
         s = lr * (1 - b1) / ((1 - b1**self.t) * c)
-        k = kernels.usable(1, params, g, M, V, distinct=True)
+        k = kernels.usable(1, params, g, M, V)
         if k is not None:  # the lines below, fused into one pass (bit-identical)
             dt, decay = params.dtype.type, bool(wd)
-            eps_c = dt(self.eps / c)
-            k.adam(
-                params, g, M, V, n_weights, decay, dt(wd), dt(b1), dt(b2), eps_c, dt(s)
-            )
-            return
+            consts = dt(wd), dt(b1), dt(b2), dt(self.eps / c), dt(s)
+            if k.adam(params, g, M, V, n_weights, decay, *consts):
+                return
         g = self._l2(params, g, n_weights) if wd else g
         tmp = self._tmp(params)
         M *= b1
@@ -216,12 +213,14 @@ class RMSprop(Optimizer):
     def _update(self, params: Array, grads: Array, n_weights: int, lr: float) -> None:
         # kept as V = v/(1−ρ), as Adam's: √v = c√V with c = √(1−ρ)
         V, c = self._buffer("V", params), math.sqrt(1 - self.rho)
-        k = kernels.usable(1, params, grads, V, distinct=True)
+        k = kernels.usable(1, params, grads, V)
         if k is not None:  # the lines below, fused into one pass (bit-identical)
             dt, decay = params.dtype.type, bool(self.weight_decay)
             wd, rho, eps_c = dt(self.weight_decay), dt(self.rho), dt(self.eps / c)
-            k.rmsprop(params, grads, V, n_weights, decay, wd, rho, eps_c, dt(lr / c))
-            return
+            if k.rmsprop(
+                params, grads, V, n_weights, decay, wd, rho, eps_c, dt(lr / c)
+            ):
+                return
         g, tmp = self._l2(params, grads, n_weights), self._tmp(params)
         V *= self.rho
         multiply_into(g, g, tmp)
