@@ -612,19 +612,11 @@ SCIPY_ONE_THREAD = "scikit-learn, SciPy's BLAS on one thread"
 
 
 def scipy_blas_one_thread(run: Callable[[], float]) -> float:
-    """``run`` with SciPy's own OpenBLAS pool held to one thread, as nlayer's
-    L-BFGS holds it (threadpoolctl, scipy.libs)."""
-    import scipy
-    from threadpoolctl import ThreadpoolController
+    """``run`` inside the context nlayer's L-BFGS runs in: SciPy's own OpenBLAS
+    pool held to one thread (threadpoolctl)."""
+    from nlayer.training import _scipy_blas_on_one_thread
 
-    home = os.path.dirname(scipy.__file__)
-    controller = ThreadpoolController()
-    own = [
-        c.filepath for c in controller.lib_controllers if c.filepath.startswith(home)
-    ]
-    if not own:  # one BLAS for both: nothing to hold
-        return run()
-    with controller.select(filepath=own).limit(limits=1):
+    with _scipy_blas_on_one_thread():
         return run()
 
 

@@ -339,33 +339,22 @@ def test_turned_off_or_missing_numba_means_numpy():
         "net.fit(np.ones((4, 2)), np.ones((4, 1)), epochs=2, batch_size=2)\n"
         "print(kernels.available(), sys.modules.get('numba') is not None)\n"
     )
-    env = {**os.environ, "NLAYER_KERNELS": "0"}
-    r = subprocess.run(
-        [sys.executable, "-c", code],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert r.stdout.split() == ["False", "False"]  # off: numba is not even imported
+
+    def run(prefix="", **env):
+        environ = {k: v for k, v in os.environ.items() if k != "NLAYER_KERNELS"}
+        r = subprocess.run(
+            [sys.executable, "-c", prefix + code],
+            env=environ | env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return r.stdout.split()
+
+    assert run(NLAYER_KERNELS="0") == ["False", "False"]  # off: numba not imported
     hide = "import sys; sys.modules['numba'] = None\n"
-    env.pop("NLAYER_KERNELS")
-    r = subprocess.run(
-        [sys.executable, "-c", hide + code],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert r.stdout.split() == ["False", "False"]  # missing: the NumPy path trains
-    r = subprocess.run(
-        [sys.executable, "-c", code],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert r.stdout.split() == ["True", "True"]
+    assert run(hide) == ["False", "False"]  # missing: the NumPy path trains
+    assert run() == ["True", "True"]
 
 
 def test_importing_nlayer_does_not_import_numba():

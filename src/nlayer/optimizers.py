@@ -114,8 +114,7 @@ class SGD(Optimizer):
             if k.sgd(params, grads, v, *args):
                 return
         g = self._l2(params, grads, n_weights)  # grads is scratch: no new arrays
-        if self.momentum:
-            v = self._buffer("velocity", params)
+        if momentum:  # v is the velocity buffer
             v *= self.momentum
             v += g
             if self.nesterov:
